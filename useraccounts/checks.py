@@ -1,0 +1,90 @@
+"""System checks, with stable ids, for settings and environments the app cannot work with.
+
+Errors (``useraccounts.E…``) stop ``manage.py`` commands; warnings (``useraccounts.W…``)
+point at deployments that work but are weaker than they should be.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+
+from .conf import app_settings
+
+ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def _setting_error(id_: str, read) -> list[checks.CheckMessage]:
+    try:
+        read()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id=id_)]
+    return []
+
+
+@checks.register(checks.Tags.security, checks.Tags.compatibility)
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Each ``USERACCOUNTS_*`` setting that has a wrong value."""
+    from .manager import get_account_manager
+    from .ratelimit import parse_rates
+
+    errors = []
+    errors += _setting_error("useraccounts.E001", lambda: app_settings.EMAIL_VERIFICATION)
+    errors += _setting_error("useraccounts.E002", lambda: app_settings.LOGIN_METHODS)
+    errors += _setting_error(
+        "useraccounts.E004",
+        lambda: [parse_rates(a, s) for a, s in app_settings.RATE_LIMITS.items()],
+    )
+    errors += _setting_error("useraccounts.E005", get_account_manager)
+    errors += _setting_error(
+        "useraccounts.E006", lambda: app_settings.EMAIL_CONFIRMATION_EXPIRE_SECONDS
+    )
+    errors += _setting_error("useraccounts.E007", lambda: app_settings.TRUSTED_PROXY_COUNT)
+    groups = []
+    errors += _setting_error("useraccounts.E008", lambda: groups.extend(app_settings.DEFAULT_GROUPS))
+    User = get_user_model()
+    if groups and not hasattr(User, "groups"):
+        errors.append(
+            checks.Error(
+                "USERACCOUNTS_DEFAULT_GROUPS is set, but the user model has no groups.",
+                hint="Add PermissionsMixin to your user model, or remove the setting.",
+                id="useraccounts.E009",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.models)
+def check_user_model(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The user model must have an email field for the app to work."""
+    User = get_user_model()
+    try:
+        User._meta.get_field(User.get_email_field_name())
+    except FieldDoesNotExist:
+        return [
+            checks.Error(
+                f"The user model {User._meta.label} has no email field "
+                f"{User.get_email_field_name()!r}.",
+                hint="Add an EmailField to the user model and name it in EMAIL_FIELD.",
+                id="useraccounts.E003",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def check_password_hashers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Argon2 should hash new passwords: it is the one memory-hard hasher Django ships."""
+    if settings.PASSWORD_HASHERS and settings.PASSWORD_HASHERS[0] != ARGON2:
+        return [
+            checks.Warning(
+                "Argon2 is not the first entry of PASSWORD_HASHERS, so new passwords are "
+                "hashed with a weaker algorithm.",
+                hint=f'Put "{ARGON2}" first in PASSWORD_HASHERS (argon2-cffi is installed '
+                "with useraccounts).",
+                id="useraccounts.W001",
+            )
+        ]
+    return []

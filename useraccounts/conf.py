@@ -1,0 +1,135 @@
+"""The app's settings, each read from ``django.conf.settings`` at the moment it is used.
+
+Nothing is captured at import time, so ``override_settings`` in tests and settings changed
+at runtime are always seen. Every setting is optional and prefixed ``USERACCOUNTS_``;
+an invalid value raises ``ImproperlyConfigured`` naming the setting and the fix, and the
+system checks (:mod:`useraccounts.checks`) report the same problems at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+PREFIX = "USERACCOUNTS_"
+
+EMAIL_VERIFICATION_MODES = ("mandatory", "optional", "none")
+LOGIN_METHODS = ("username", "email")
+
+#: Rates are "<count>/<period>/<scope>" joined by commas; a period is an optional number
+#: and a unit (s, m, h, d); the scope is "ip", "key" (the address or login typed) or "user".
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "login_failed": "20/5m/ip,5/5m/key",
+    "signup": "20/h/ip",
+    "confirm_email": "3/10m/key",
+    "reset_password": "20/h/ip,3/15m/key",
+    "change_password": "5/m/user",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "EMAIL_VERIFICATION": "mandatory",
+    "LOGIN_METHODS": LOGIN_METHODS,
+    "EMAIL_CONFIRMATION_EXPIRE_SECONDS": 3 * 24 * 3600,
+    "SIGNUP_OPEN": True,
+    "DEFAULT_GROUPS": (),
+    "RATE_LIMITS": DEFAULT_RATE_LIMITS,
+    "MANAGER": "useraccounts.manager.AccountManager",
+    "TRUSTED_PROXY_COUNT": 0,
+    "SITE_URL": None,
+}
+
+
+class AppSettings:
+    """Read-through access to the ``USERACCOUNTS_*`` settings, validated on every read."""
+
+    def _get(self, name: str) -> Any:
+        return getattr(django_settings, PREFIX + name, DEFAULTS[name])
+
+    @staticmethod
+    def _improper(name: str, problem: str, fix: str) -> ImproperlyConfigured:
+        return ImproperlyConfigured(f"{PREFIX}{name} {problem}. {fix}")
+
+    @property
+    def EMAIL_VERIFICATION(self) -> str:
+        value = self._get("EMAIL_VERIFICATION")
+        if value not in EMAIL_VERIFICATION_MODES:
+            raise self._improper(
+                "EMAIL_VERIFICATION",
+                f"is {value!r}",
+                'Set it to "mandatory" (the default), "optional" or "none".',
+            )
+        return value
+
+    @property
+    def LOGIN_METHODS(self) -> frozenset[str]:
+        value = self._get("LOGIN_METHODS")
+        methods = frozenset([value] if isinstance(value, str) else value)
+        if not methods or not methods <= set(LOGIN_METHODS):
+            raise self._improper(
+                "LOGIN_METHODS",
+                f"is {value!r}",
+                'Set it to a non-empty subset of {"username", "email"}.',
+            )
+        return methods
+
+    @property
+    def EMAIL_CONFIRMATION_EXPIRE_SECONDS(self) -> int:
+        return self._positive_int("EMAIL_CONFIRMATION_EXPIRE_SECONDS")
+
+    @property
+    def SIGNUP_OPEN(self) -> bool:
+        return bool(self._get("SIGNUP_OPEN"))
+
+    @property
+    def DEFAULT_GROUPS(self) -> tuple[str, ...]:
+        value = self._get("DEFAULT_GROUPS")
+        if isinstance(value, str) or not all(isinstance(name, str) for name in value):
+            raise self._improper(
+                "DEFAULT_GROUPS", f"is {value!r}", 'Set it to a list of group names, e.g. ["members"].'
+            )
+        return tuple(value)
+
+    @property
+    def RATE_LIMITS(self) -> dict[str, str]:
+        """The rate per action; an action missing from the setting keeps its default."""
+        value = self._get("RATE_LIMITS")
+        if value is False:
+            return {}
+        if not isinstance(value, dict):
+            raise self._improper(
+                "RATE_LIMITS",
+                f"is {value!r}",
+                "Set it to a dict of action to rate (e.g. {'signup': '20/h/ip'}) or False.",
+            )
+        return {**DEFAULT_RATE_LIMITS, **value}
+
+    @property
+    def MANAGER(self) -> str:
+        return self._get("MANAGER")
+
+    @property
+    def TRUSTED_PROXY_COUNT(self) -> int:
+        value = self._get("TRUSTED_PROXY_COUNT")
+        if not isinstance(value, int) or value < 0:
+            raise self._improper(
+                "TRUSTED_PROXY_COUNT",
+                f"is {value!r}",
+                "Set it to the number of proxies in front of Django (0 when none).",
+            )
+        return value
+
+    @property
+    def SITE_URL(self) -> str | None:
+        value = self._get("SITE_URL")
+        return value.rstrip("/") if value else None
+
+    def _positive_int(self, name: str) -> int:
+        value = self._get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise self._improper(name, f"is {value!r}", "Set it to a positive number of seconds.")
+        return value
+
+
+app_settings = AppSettings()

@@ -1,0 +1,59 @@
+"""The one path every email of the app takes.
+
+Messages go through Django's email API, so any backend works. Each carries anymail's
+``tags`` and ``metadata`` attributes (ignored by other backends), a text body and an HTML
+alternative rendered from overridable templates under ``templates/useraccounts/email/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+
+from .exceptions import EmailSendError
+
+logger = logging.getLogger("useraccounts")
+
+
+def render_message(
+    kind: str, context: dict[str, Any], request: HttpRequest | None
+) -> tuple[str, str, str]:
+    """Subject (one line), text body and HTML body of the ``kind`` message."""
+    base = f"useraccounts/email/{kind}"
+    subject = render_to_string(f"{base}_subject.txt", context, request=request)
+    subject = " ".join(subject.split())  # a header must be one line
+    text = render_to_string(f"{base}_message.txt", context, request=request)
+    html = render_to_string(f"{base}_message.html", context, request=request)
+    return subject, text, html
+
+
+def send_mail(
+    request: HttpRequest | None,
+    *,
+    kind: str,
+    to: str,
+    context: dict[str, Any],
+    user: Any = None,
+) -> None:
+    """Render and send one message; raise ``EmailSendError`` if the backend fails.
+
+    The backend's error is logged with the message kind and recipient only: the
+    context (which holds the link and its token) never reaches the log.
+    """
+    subject, text, html = render_message(kind, context, request)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
+    message.attach_alternative(html, "text/html")
+    message.tags = ["useraccounts", kind]
+    message.metadata = {"user_id": str(user.pk) if user is not None else None}
+    try:
+        message.send(fail_silently=False)
+    except Exception as exc:
+        logger.error(
+            "Could not send the %s email to %s: %s", kind, to, type(exc).__name__
+        )
+        raise EmailSendError() from exc

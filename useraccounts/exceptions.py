@@ -1,0 +1,117 @@
+"""The errors the account manager raises.
+
+Each carries ``code``, the ``error_type`` or ``reason`` string of the matching failure
+signal, and ``message``, text fit to show the user that says how to go on. Views only map
+these to responses; they never decide what went wrong themselves.
+"""
+
+from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+GENERIC_MESSAGE = _("Something went wrong on our side. Please try again in a moment.")
+
+
+class AccountError(Exception):
+    """Base class of every failure of an account operation."""
+
+    default_code = "unexpected_exception"
+    messages: dict[str, Promise] = {
+        "unexpected_exception": GENERIC_MESSAGE,
+        "repository_error": GENERIC_MESSAGE,
+        "validation_error": _("Please correct the errors below."),
+        "rate_limited": _("Too many attempts. Please wait a few minutes and try again."),
+        "email_send_failed": _(
+            "We could not send the email. Please try again in a few minutes."
+        ),
+    }
+
+    def __init__(
+        self,
+        message: str | Promise | None = None,
+        *,
+        code: str | None = None,
+        field_errors: dict[str | None, list[str]] | None = None,
+    ) -> None:
+        self.code = code or self.default_code
+        self.message = message or self._message_for(self.code)
+        #: Errors that belong to one input field, keyed by field name (None: the form).
+        self.field_errors = field_errors or {}
+        super().__init__(str(self.message))
+
+    @classmethod
+    def _message_for(cls, code: str) -> Promise:
+        for klass in cls.__mro__:
+            if code in getattr(klass, "messages", {}):
+                return klass.messages[code]
+        return GENERIC_MESSAGE
+
+    def summary(self) -> str:
+        """All the messages in one line, for logs and ``error_message``."""
+        details = [
+            f"{field}: {msg}" if field else str(msg)
+            for field, msgs in self.field_errors.items()
+            for msg in msgs
+        ]
+        return "; ".join(details) or str(self.message)
+
+
+class RegistrationError(AccountError):
+    """Signup failed; nothing of the account was saved."""
+
+
+class AuthenticationError(AccountError):
+    """A login was refused; ``code`` is the ``reason`` of ``user_authentication_failed``."""
+
+    messages = {
+        "user_not_found": _(
+            "The login and password you entered do not match an account. Check both and "
+            "try again."
+        ),
+        "incorrect_password": _(
+            "The login and password you entered do not match an account. Check both and "
+            "try again."
+        ),
+        "user_inactive": _("This account is inactive. Contact the site's staff for help."),
+        "email_not_verified": _(
+            "Confirm your email address before you log in: follow the link we emailed "
+            "you, or ask for a new one below."
+        ),
+    }
+
+
+class EmailVerificationError(AccountError):
+    """A confirmation link was bad, expired or already used."""
+
+    messages = {
+        "invalid_token": _(
+            "This confirmation link is invalid or has already been used. Ask for a new "
+            "one below."
+        ),
+        "expired_token": _("This confirmation link has expired. Ask for a new one below."),
+    }
+
+    def __init__(self, message=None, *, code=None, user=None) -> None:
+        super().__init__(message, code=code)
+        #: The address's owner, known only when the token was genuine (e.g. expired).
+        self.user = user
+
+
+class EmailSendError(AccountError):
+    """The email backend refused or failed to take a message."""
+
+    default_code = "email_send_failed"
+
+
+class RateLimited(AccountError):
+    """Too many attempts; ``retry_after`` is how many seconds until the next is allowed."""
+
+    default_code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            _("Too many attempts. Please try again in %(minutes)s minute(s).")
+            % {"minutes": max(1, -(-retry_after // 60))}
+        )
+        self.retry_after = retry_after

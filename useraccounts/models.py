@@ -1,0 +1,75 @@
+"""The one model of the app: the email addresses of an account and their state."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class EmailAddressQuerySet(models.QuerySet):
+    """The lookups the app makes, each one indexed query."""
+
+    def for_login(self, email: str) -> EmailAddressQuerySet:
+        """An address one may log in with (verified, or the primary), with its user.
+
+        ``user_verified`` tells whether the user has any verified address, so a login
+        needs one query whatever the verification mode.
+        """
+        return (
+            self.filter(Q(verified=True) | Q(primary=True), email=normalize_email(email))
+            .select_related("user")
+            .annotate(user_verified=verified_exists(OuterRef("user_id")))
+        )
+
+
+def verified_exists(user_ref: OuterRef) -> Exists:
+    """An ``Exists`` that is true when the referenced user has a verified address."""
+    return Exists(EmailAddress.objects.filter(user=user_ref, verified=True))
+
+
+def normalize_email(email: str) -> str:
+    """The stored form of an address: stripped and lowercased, so lookups are exact."""
+    return email.strip().lower()
+
+
+class EmailAddress(models.Model):
+    """An address of an account.
+
+    An address belongs to one account only and a user has at most one primary address;
+    the database enforces both, so concurrent requests cannot break them.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="email_addresses",
+        verbose_name=_("user"),
+    )
+    email = models.EmailField(_("email address"), max_length=254, unique=True)
+    verified = models.BooleanField(_("verified"), default=False)
+    primary = models.BooleanField(_("primary"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+
+    objects = EmailAddressQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("email address")
+        verbose_name_plural = _("email addresses")
+        ordering = ("-primary", "email")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(primary=True),
+                name="useraccounts_one_primary_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)

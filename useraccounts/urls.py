@@ -1,0 +1,20 @@
+"""Include under any prefix: ``path("accounts/", include("useraccounts.urls"))``."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "useraccounts"
+
+urlpatterns = [
+    path("signup/", views.SignupView.as_view(), name="signup"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("confirm-email/sent/", views.ConfirmationSentView.as_view(), name="confirmation_sent"),
+    path(
+        "confirm-email/resend/",
+        views.ResendConfirmationView.as_view(),
+        name="resend_confirmation",
+    ),
+    path("confirm-email/<str:token>/", views.ConfirmEmailView.as_view(), name="confirm_email"),
+]
