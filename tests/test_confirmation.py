@@ -86,18 +86,21 @@ def test_expiry_follows_the_setting(client, signed_up, signals, clock, settings)
 
 
 def test_a_used_link_cannot_be_used_again(client, signed_up, signals):
-    address, link = signed_up
+    _address, link = signed_up
     assert client.post(link).status_code == 302
     signals.clear()
     assert client.post(link).status_code == 400
     assert client.get(link).status_code == 400
     assert [k["error_type"] for k in signals.of("user_email_verification_failed")] == [
-        "invalid_token", "invalid_token",
+        "invalid_token",
+        "invalid_token",
     ]
     assert "email_confirmed" not in signals.names()
 
 
-def test_a_failing_receiver_rolls_the_confirmation_back(client, signed_up, signals, raising_receiver):
+def test_a_failing_receiver_rolls_the_confirmation_back(
+    client, signed_up, signals, raising_receiver
+):
     address, link = signed_up
     raising_receiver(ua_signals.email_confirmed, RuntimeError("receiver bug"))
     response = client.post(link)
@@ -108,18 +111,22 @@ def test_a_failing_receiver_rolls_the_confirmation_back(client, signed_up, signa
 
 
 def test_resend_sends_a_new_link_to_an_unverified_address(client, signed_up, signals, mailoutbox):
-    address, first_link = signed_up
+    address, _first_link = signed_up
     response = client.post(RESEND, {"email": "ALICE@example.com"})
     assert response.status_code == 302
     assert response["Location"] == reverse("useraccounts:confirmation_sent")
     assert len(mailoutbox) == 2
-    signals.assert_once("email_confirmation_sent", user=address.user, email_address=address, signup=False)
+    signals.assert_once(
+        "email_confirmation_sent", user=address.user, email_address=address, signup=False
+    )
     assert client.post(link_in(mailoutbox[1])).status_code == 302
     address.refresh_from_db()
     assert address.verified
 
 
-def test_resend_answers_the_same_for_unknown_and_verified_addresses(client, signed_up, signals, mailoutbox):
+def test_resend_answers_the_same_for_unknown_and_verified_addresses(
+    client, signed_up, signals, mailoutbox
+):
     create_account("bob", "bob@example.com", verified=True)
     unknown = client.post(RESEND, {"email": "nobody@example.com"})
     verified = client.post(RESEND, {"email": "bob@example.com"})

@@ -141,10 +141,15 @@ def test_every_attempt_costs_exactly_one_hash(client, settings, hash_count, hash
 
 
 def test_safe_next_is_followed_and_unsafe_next_ignored(client, account, settings):
-    assert post_login(client, account.email, next="/somewhere/?a=1")["Location"] == "/somewhere/?a=1"
+    assert (
+        post_login(client, account.email, next="/somewhere/?a=1")["Location"] == "/somewhere/?a=1"
+    )
     for unsafe in ("https://evil.example/", "//evil.example/", "javascript:alert(1)", "\\\\evil"):
         client.logout()
-        assert post_login(client, account.email, next=unsafe)["Location"] == settings.LOGIN_REDIRECT_URL
+        assert (
+            post_login(client, account.email, next=unsafe)["Location"]
+            == settings.LOGIN_REDIRECT_URL
+        )
 
 
 def test_login_page_keeps_a_safe_next_only(client, db):
@@ -181,7 +186,10 @@ def test_failed_logins_per_login_are_rate_limited(client, signals, settings, clo
     assert "Too many attempts" in limited.content.decode()
     assert 0 < int(limited["Retry-After"]) <= 300
     signals.assert_once(
-        "user_authentication_failed", username=account.email, reason="rate_limited", user=None,
+        "user_authentication_failed",
+        username=account.email,
+        reason="rate_limited",
+        user=None,
         exception=Exception,
     )
     clock.advance(300)
@@ -215,8 +223,13 @@ def test_rate_limits_can_be_disabled(client, settings, account):
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"login": "", "password": ""}, {"login": "a\x00b", "password": "x"},
-     {"login": "x" * 10000, "password": "x"}, {"login": "bob", "password": "p" * 5000}],
+    [
+        {},
+        {"login": "", "password": ""},
+        {"login": "a\x00b", "password": "x"},
+        {"login": "x" * 10000, "password": "x"},
+        {"login": "bob", "password": "p" * 5000},
+    ],
 )
 def test_malformed_input_is_a_form_error_not_an_attempt(client, signals, data):
     response = client.post(LOGIN, data)

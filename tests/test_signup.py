@@ -77,7 +77,10 @@ def test_weak_password_is_refused_by_the_password_validators(client, signals):
 
 def test_password_similar_to_the_email_is_refused(client, signals):
     response = client.post(
-        SIGNUP, signup_data(email="zanzibarian@example.com", password1="zanzibarian", password2="zanzibarian")
+        SIGNUP,
+        signup_data(
+            email="zanzibarian@example.com", password1="zanzibarian", password2="zanzibarian"
+        ),
     )
     assert any("too similar" in e for e in response.context["form"].errors["password1"])
     assert_nothing_saved()
@@ -112,7 +115,9 @@ def test_email_backend_down_rolls_everything_back(client, signals, settings):
     assert response.status_code == 200
     assert "We could not send the email" in response.content.decode()
     sent = failure(signals, "email_send_failed")
-    assert sent["error_message"] == "We could not send the email. Please try again in a few minutes."
+    assert (
+        sent["error_message"] == "We could not send the email. Please try again in a few minutes."
+    )
     assert "email_confirmation_sent" not in signals.names()
     assert "user_signed_up" not in signals.names()
     assert_nothing_saved()
@@ -144,7 +149,9 @@ def test_a_receiver_that_raises_is_an_unexpected_exception(client, signals, rais
     assert_nothing_saved()
 
 
-def test_a_failure_receiver_that_raises_changes_nothing(client, signals, raising_receiver, settings):
+def test_a_failure_receiver_that_raises_changes_nothing(
+    client, signals, raising_receiver, settings
+):
     settings.EMAIL_BACKEND = "tests.backends.FailingEmailBackend"
     raising_receiver(ua_signals.user_registration_failed, RuntimeError("receiver bug"))
     response = client.post(SIGNUP, signup_data())
@@ -158,8 +165,12 @@ def test_hasher_failure_sends_password_set_failed(client, signals, settings):
     response = client.post(SIGNUP, signup_data())
     assert response.status_code == 200
     assert "Something went wrong on our side" in response.content.decode()
-    sent = signals.assert_once("user_password_set_failed", user=get_user_model(), exception=RuntimeError)
-    assert sent["user"].pk is None or not get_user_model().objects.filter(pk=sent["user"].pk).exists()
+    sent = signals.assert_once(
+        "user_password_set_failed", user=get_user_model(), exception=RuntimeError
+    )
+    assert (
+        sent["user"].pk is None or not get_user_model().objects.filter(pk=sent["user"].pk).exists()
+    )
     failure(signals, "unexpected_exception")
     assert signals.names().index("user_password_set_failed") < signals.names().index(
         "user_registration_failed"
@@ -203,7 +214,9 @@ def test_default_groups_are_assigned(client, settings, signals):
 
 
 @pytest.mark.parametrize("mode", ["optional", "none"])
-def test_without_mandatory_verification_signup_logs_in(client, settings, mailoutbox, signals, mode):
+def test_without_mandatory_verification_signup_logs_in(
+    client, settings, mailoutbox, signals, mode
+):
     settings.USERACCOUNTS_EMAIL_VERIFICATION = mode
     response = client.post(SIGNUP, signup_data())
     assert response.status_code == 302
@@ -216,7 +229,9 @@ def test_without_mandatory_verification_signup_logs_in(client, settings, mailout
 
 def test_register_user_from_code(signals, mailoutbox):
     manager = get_account_manager()
-    user = manager.register_user(None, username="dora", email="Dora@Example.com", password=PASSWORD)
+    user = manager.register_user(
+        None, username="dora", email="Dora@Example.com", password=PASSWORD
+    )
     assert user.check_password(PASSWORD)
     assert mailoutbox[0].body.count("http://testserver/accounts/confirm-email/") == 1
     signals.assert_once("user_signed_up", request=None, user=user)

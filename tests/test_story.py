@@ -55,7 +55,9 @@ def test_sign_up_confirm_log_in_and_out(client, mailoutbox, signals):
     signals.assert_once("user_signed_up", user=user)
 
     # Until confirmed, the account cannot log in, and the page offers a new link.
-    refused = client.post(reverse("useraccounts:login"), {"login": "alice@example.com", "password": PASSWORD})
+    refused = client.post(
+        reverse("useraccounts:login"), {"login": "alice@example.com", "password": PASSWORD}
+    )
     assert refused.status_code == 200
     assert "Confirm your email address" in refused.content.decode()
     assert 'action="/accounts/confirm-email/resend/"' in refused.content.decode()

@@ -43,7 +43,9 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     )
     errors += _setting_error("useraccounts.E007", lambda: app_settings.TRUSTED_PROXY_COUNT)
     groups = []
-    errors += _setting_error("useraccounts.E008", lambda: groups.extend(app_settings.DEFAULT_GROUPS))
+    errors += _setting_error(
+        "useraccounts.E008", lambda: groups.extend(app_settings.DEFAULT_GROUPS)
+    )
     User = get_user_model()
     if groups and not hasattr(User, "groups"):
         errors.append(

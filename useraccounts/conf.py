@@ -87,7 +87,9 @@ class AppSettings:
         value = self._get("DEFAULT_GROUPS")
         if isinstance(value, str) or not all(isinstance(name, str) for name in value):
             raise self._improper(
-                "DEFAULT_GROUPS", f"is {value!r}", 'Set it to a list of group names, e.g. ["members"].'
+                "DEFAULT_GROUPS",
+                f"is {value!r}",
+                'Set it to a list of group names, e.g. ["members"].',
             )
         return tuple(value)
 

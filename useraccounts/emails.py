@@ -53,7 +53,5 @@ def send_mail(
     try:
         message.send(fail_silently=False)
     except Exception as exc:
-        logger.error(
-            "Could not send the %s email to %s: %s", kind, to, type(exc).__name__
-        )
+        logger.error("Could not send the %s email to %s: %s", kind, to, type(exc).__name__)
         raise EmailSendError() from exc

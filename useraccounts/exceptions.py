@@ -22,9 +22,7 @@ class AccountError(Exception):
         "repository_error": GENERIC_MESSAGE,
         "validation_error": _("Please correct the errors below."),
         "rate_limited": _("Too many attempts. Please wait a few minutes and try again."),
-        "email_send_failed": _(
-            "We could not send the email. Please try again in a few minutes."
-        ),
+        "email_send_failed": _("We could not send the email. Please try again in a few minutes."),
     }
 
     def __init__(
@@ -66,12 +64,10 @@ class AuthenticationError(AccountError):
 
     messages = {
         "user_not_found": _(
-            "The login and password you entered do not match an account. Check both and "
-            "try again."
+            "The login and password you entered do not match an account. Check both and try again."
         ),
         "incorrect_password": _(
-            "The login and password you entered do not match an account. Check both and "
-            "try again."
+            "The login and password you entered do not match an account. Check both and try again."
         ),
         "user_inactive": _("This account is inactive. Contact the site's staff for help."),
         "email_not_verified": _(
@@ -86,8 +82,7 @@ class EmailVerificationError(AccountError):
 
     messages = {
         "invalid_token": _(
-            "This confirmation link is invalid or has already been used. Ask for a new "
-            "one below."
+            "This confirmation link is invalid or has already been used. Ask for a new one below."
         ),
         "expired_token": _("This confirmation link has expired. Ask for a new one below."),
     }

@@ -18,10 +18,9 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
-from django.contrib.auth import password_validation
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -102,7 +101,9 @@ class AccountManager:
             # Lost a race with a concurrent signup: the database's unique constraints win.
             return error_class(
                 code="validation_error",
-                field_errors={None: [_("An account with this username or email address already exists.")]},
+                field_errors={
+                    None: [_("An account with this username or email address already exists.")]
+                },
             )
         if isinstance(exc, DatabaseError):
             logger.exception("Database error in %s", error_class.__name__)
@@ -162,8 +163,10 @@ class AccountManager:
         validate_email(email)
         if EmailAddress.objects.filter(email=email).exists():
             raise ValidationError(
-                _("An account with this email address already exists. Log in, or reset "
-                  "your password if you forgot it."),
+                _(
+                    "An account with this email address already exists. Log in, or reset "
+                    "your password if you forgot it."
+                ),
                 code="unique",
             )
         return email
@@ -234,7 +237,9 @@ class AccountManager:
             if request is not None:
                 ratelimit.consume("signup", request)
             with transaction.atomic():
-                user = self._create_user(request, username=username, email=email, password=password)
+                user = self._create_user(
+                    request, username=username, email=email, password=password
+                )
         except Exception as exc:
             raise self._registration_failed(request, exc, username, email) from exc
         return user
@@ -259,7 +264,12 @@ class AccountManager:
         if errors:
             raise ValidationError(errors)
         self._hash_password(user, password)
-        self._send(signals.user_pre_register, request, username=cleaned.get("username"), email=cleaned["email"])
+        self._send(
+            signals.user_pre_register,
+            request,
+            username=cleaned.get("username"),
+            email=cleaned["email"],
+        )
         user.save()
         self._send(signals.user_password_set, request, user=user)
         self.assign_default_groups(user)
@@ -293,7 +303,9 @@ class AccountManager:
         user: Any = None,
     ) -> None:
         """Send one message of the app; override to queue mail or add context."""
-        context.setdefault("site_name", request.get_host() if request is not None else app_settings.SITE_URL)
+        context.setdefault(
+            "site_name", request.get_host() if request is not None else app_settings.SITE_URL
+        )
         emails.send_mail(request, kind=kind, to=to, context=context, user=user)
 
     def send_email_confirmation(
@@ -310,12 +322,18 @@ class AccountManager:
             "expire_hours": app_settings.EMAIL_CONFIRMATION_EXPIRE_SECONDS // 3600,
         }
         self.send_mail(
-            request, kind="email_confirmation", to=email_address.email, context=context,
+            request,
+            kind="email_confirmation",
+            to=email_address.email,
+            context=context,
             user=email_address.user,
         )
         self._send(
-            signals.email_confirmation_sent, request,
-            user=email_address.user, email_address=email_address, signup=signup,
+            signals.email_confirmation_sent,
+            request,
+            user=email_address.user,
+            email_address=email_address,
+            signup=signup,
         )
 
     def resend_email_confirmation(self, request: HttpRequest | None, *, email: str) -> None:
@@ -326,7 +344,9 @@ class AccountManager:
         """
         email = normalize_email(str(email))
         ratelimit.consume("confirm_email", request, key=email)
-        address = EmailAddress.objects.select_related("user").filter(email=email, verified=False).first()
+        address = (
+            EmailAddress.objects.select_related("user").filter(email=email, verified=False).first()
+        )
         if address is None:
             return
         try:
@@ -353,8 +373,11 @@ class AccountManager:
     def _verification_failed(self, request, exc: Exception, token: str) -> AccountError:
         error = self._as_account_error(request, exc, EmailVerificationError)
         self._send_robust(
-            signals.user_email_verification_failed, request,
-            token_prefix=token[:TOKEN_PREFIX_LENGTH], error_type=error.code, exception=exc,
+            signals.user_email_verification_failed,
+            request,
+            token_prefix=token[:TOKEN_PREFIX_LENGTH],
+            error_type=error.code,
+            exception=exc,
             user=getattr(error, "user", None),
         )
         return error
@@ -373,7 +396,9 @@ class AccountManager:
                 address = self._address_for_token(token, for_update=True)
                 address.verified, address.verified_at = True, timezone.now()
                 address.save(update_fields=["verified", "verified_at"])
-                self._send(signals.email_confirmed, request, user=address.user, email_address=address)
+                self._send(
+                    signals.email_confirmed, request, user=address.user, email_address=address
+                )
         except Exception as exc:
             raise self._verification_failed(request, exc, token) from exc
         return address
@@ -396,7 +421,9 @@ class AccountManager:
         if "username" in methods or not has_username():
             value = login if has_username() else normalize_email(login)
             return (
-                User._default_manager.annotate(useraccounts_verified=verified_exists(OuterRef("pk")))
+                User._default_manager.annotate(
+                    useraccounts_verified=verified_exists(OuterRef("pk"))
+                )
                 .filter(**{username_field_name(): value})
                 .first()
             )
@@ -431,7 +458,9 @@ class AccountManager:
                     raise AuthenticationError(code="incorrect_password")
             if not user.is_active:
                 raise AuthenticationError(code="user_inactive")
-            if app_settings.EMAIL_VERIFICATION == "mandatory" and not self.has_verified_email(user):
+            if app_settings.EMAIL_VERIFICATION == "mandatory" and not self.has_verified_email(
+                user
+            ):
                 raise AuthenticationError(code="email_not_verified")
         except Exception as exc:
             error = self._as_account_error(request, exc, AuthenticationError)
@@ -439,13 +468,19 @@ class AccountManager:
                 # Never reset on success: an attacker's count must keep growing.
                 ratelimit.hit("login_failed", request, key=key)
             self._send_robust(
-                signals.user_authentication_failed, request,
-                username=login, reason=error.code, user=user, exception=exc,
+                signals.user_authentication_failed,
+                request,
+                username=login,
+                reason=error.code,
+                user=user,
+                exception=exc,
             )
             raise error from exc
         return user
 
-    def login_user(self, request: HttpRequest, user: AbstractBaseUser, *, remember: bool = False) -> None:
+    def login_user(
+        self, request: HttpRequest, user: AbstractBaseUser, *, remember: bool = False
+    ) -> None:
         """Start the user's session (a new session key) and send ``user_logged_in``."""
         with transaction.atomic():
             django_login(request, user, backend=self.get_auth_backend())

@@ -56,9 +56,7 @@ def client_ip(request: HttpRequest) -> str:
     """
     proxies = app_settings.TRUSTED_PROXY_COUNT
     if proxies:
-        forwarded = [
-            a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        ]
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         forwarded = [a for a in forwarded if a]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
@@ -86,7 +84,9 @@ def _cache_keys(action: str, request, key, user_id) -> list[tuple[str, Rate]]:
             continue
         digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         window = int(now // rate.period)
-        keys.append((f"useraccounts:rl:{action}:{rate.scope}:{rate.period}:{digest}:{window}", rate))
+        keys.append(
+            (f"useraccounts:rl:{action}:{rate.scope}:{rate.period}:{digest}:{window}", rate)
+        )
     return keys
 
 

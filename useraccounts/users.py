@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 def has_username() -> bool:
     """Whether users have a username apart from their email (``USERNAME_FIELD``)."""
     User = get_user_model()
-    return User.USERNAME_FIELD != User.get_email_field_name()
+    return User.get_email_field_name() != User.USERNAME_FIELD
 
 
 def username_field_name() -> str:

@@ -103,7 +103,9 @@ class LoginView(AccountViewMixin, FormView):
         manager = self.manager
         try:
             user = manager.authenticate_user(
-                self.request, login=form.cleaned_data["login"], password=form.cleaned_data["password"]
+                self.request,
+                login=form.cleaned_data["login"],
+                password=form.cleaned_data["password"],
             )
         except AccountError as error:
             if error.code == "email_not_verified":
@@ -128,7 +130,7 @@ class LogoutView(AccountViewMixin, TemplateView):
 
 
 class ConfirmationSentView(TemplateView):
-    """"Check your inbox", with a form to ask for another link."""
+    """ "Check your inbox", with a form to ask for another link."""
 
     template_name = "useraccounts/confirmation_sent.html"
 
