@@ -180,3 +180,10 @@ def link_in(message) -> str:
 @pytest.fixture
 def account(db):
     return create_account()
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"database: {db['ENGINE'].rsplit('.', 1)[1]}, user model: {settings.AUTH_USER_MODEL}"

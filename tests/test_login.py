@@ -59,6 +59,32 @@ def test_inactive_account(client, signals, hash_count):
     assert hash_count() - before == 1
 
 
+@pytest.mark.parametrize("stored", ["!unusable", "gone_algorithm$1$salt$hash", ""])
+def test_an_account_without_a_usable_password_costs_one_hash(client, signals, hash_count, stored):
+    user = create_account()
+    type(user).objects.filter(pk=user.pk).update(password=stored)
+    before = hash_count()
+    response = post_login(client, user.email)
+    assert hash_count() - before == 1
+    user.refresh_from_db()
+    assert_refused(client, signals, response, "incorrect_password", user.email, user)
+    signals.assert_once("user_password_checked", user=user, success=False)
+
+
+def test_an_outdated_hash_is_upgraded_on_login(client, signals, settings):
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "tests.hashers.CountingMD5Hasher",
+    ]
+    user = create_account()
+    settings.PASSWORD_HASHERS = settings.PASSWORD_HASHERS[::-1]
+    assert post_login(client, user.email).status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("counting_md5$")
+    signals.assert_once("user_password_set", user=user)
+    signals.assert_once("user_password_checked", user=user, success=True)
+
+
 def test_inactive_account_with_a_wrong_password_says_only_wrong(client, signals):
     user = create_account(is_active=False)
     response = post_login(client, user.email, "wrong password")

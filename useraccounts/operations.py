@@ -1,0 +1,87 @@
+"""The shape every account operation shares: signals in, failures out.
+
+A success signal is sent with ``send`` inside the operation's transaction, so a receiver's
+writes commit or roll back with it. A failure is mapped to an ``AccountError`` whose
+``code`` is the failure signal's ``error_type`` or ``reason``; the failure signal is sent
+with ``send_robust`` after the rollback, so a broken receiver cannot change the response.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError
+from django.dispatch import Signal
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from .exceptions import AccountError
+
+logger = logging.getLogger("useraccounts")
+
+
+class PasswordError(Exception):
+    """Hashing or checking a password raised; names the failure signal to send."""
+
+    def __init__(self, signal: Signal, user: Any, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.signal, self.user, self.cause = signal, user, cause
+
+
+class OperationsMixin:
+    """Sending signals and turning any exception into the error the caller sees."""
+
+    def _send(self, signal: Signal, request: HttpRequest | None, **kwargs: Any) -> None:
+        signal.send(sender=get_user_model(), request=request, **kwargs)
+
+    def _send_robust(self, signal: Signal, request: HttpRequest | None, **kwargs: Any) -> None:
+        # Django logs each receiver's exception; a failure signal never changes the outcome.
+        signal.send_robust(sender=get_user_model(), request=request, **kwargs)
+
+    def _fail(
+        self,
+        request: HttpRequest | None,
+        exc: Exception,
+        error_class: type[AccountError],
+        signal: Signal,
+        *,
+        code_kwarg: str = "error_type",
+        message_kwarg: str | None = None,
+        duplicate_is_invalid: bool = False,
+        **kwargs: Any,
+    ) -> AccountError:
+        """Send ``signal`` for a failed operation (after its rollback); return the error.
+
+        ``code_kwarg`` names the kwarg that carries the error's code (``error_type`` or
+        ``reason``); ``message_kwarg``, if given, one that carries its text.
+        """
+        if isinstance(exc, PasswordError):
+            self._send_robust(exc.signal, request, user=exc.user, exception=exc.cause)
+            exc = exc.cause
+        error = self._as_account_error(exc, error_class, duplicate_is_invalid)
+        kwargs[code_kwarg] = error.code
+        if message_kwarg:
+            kwargs[message_kwarg] = error.summary()
+        self._send_robust(signal, request, exception=exc, **kwargs)
+        return error
+
+    def _as_account_error(
+        self, exc: Exception, error_class: type[AccountError], duplicate_is_invalid: bool
+    ) -> AccountError:
+        if isinstance(exc, AccountError):
+            return exc
+        if isinstance(exc, ValidationError):
+            fields = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            return error_class(code="validation_error", field_errors=fields)
+        if duplicate_is_invalid and isinstance(exc, IntegrityError):
+            # Lost a race with a concurrent request: the database's unique constraints win.
+            duplicate = _("An account with this username or email address already exists.")
+            return error_class(code="validation_error", field_errors={None: [duplicate]})
+        if isinstance(exc, DatabaseError):
+            logger.exception("Database error in %s", error_class.__name__)
+            return error_class(code="repository_error")
+        logger.exception("Unexpected error in %s", error_class.__name__)
+        return error_class(code="unexpected_exception")

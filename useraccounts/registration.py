@@ -1,0 +1,100 @@
+"""The steps of creating an account, each one method a subclass can replace."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
+
+from . import signals
+from .conf import app_settings
+from .models import EmailAddress, normalize_email
+from .passwords import PasswordsMixin
+from .users import has_username
+
+
+class RegistrationMixin(PasswordsMixin):
+    """Validation and creation of a new account, inside the signup transaction."""
+
+    def clean_username(self, username: str) -> str:
+        """Normalize and validate a new username; raise ``ValidationError`` to refuse."""
+        User = get_user_model()
+        field = User._meta.get_field(User.USERNAME_FIELD)
+        username = AbstractBaseUser.normalize_username(username.strip())
+        username = field.clean(username, None)  # required, max_length and validators
+        if User._default_manager.filter(**{User.USERNAME_FIELD: username}).exists():
+            raise ValidationError(_("A user with that username already exists."), code="unique")
+        return username
+
+    def clean_email(self, email: str) -> str:
+        """Normalize and validate a new address; raise ``ValidationError`` to refuse."""
+        email = normalize_email(email)
+        if not email:
+            raise ValidationError(_("Enter your email address."), code="required")
+        if len(email) > 254:
+            raise ValidationError(_("An email address has at most 254 characters."))
+        validate_email(email)
+        if EmailAddress.objects.filter(email=email).exists():
+            raise ValidationError(
+                _(
+                    "An account with this email address already exists. Log in, or reset "
+                    "your password if you forgot it."
+                ),
+                code="unique",
+            )
+        return email
+
+    def build_user(self, *, username: str | None, email: str) -> AbstractBaseUser:
+        """An unsaved user with its username (where the model has one) and email."""
+        User = get_user_model()
+        fields = {User.get_email_field_name(): email}
+        if has_username():
+            fields[User.USERNAME_FIELD] = username
+        return User(**fields)
+
+    def assign_default_groups(self, user: AbstractBaseUser) -> None:
+        """Add ``USERACCOUNTS_DEFAULT_GROUPS``, creating a group the first time it is used."""
+        names = app_settings.DEFAULT_GROUPS
+        if not names:
+            return
+        groups = list(Group.objects.filter(name__in=names))
+        missing = set(names) - {group.name for group in groups}
+        groups += [Group.objects.create(name=name) for name in sorted(missing)]
+        user.groups.add(*groups)
+
+    @sensitive_variables("password")
+    def _create_user(self, request, *, username, email, password) -> AbstractBaseUser:
+        errors: dict[str, list[str]] = {}
+        cleaned: dict[str, str] = {}
+        fields = [("username", self.clean_username, username or "")] if has_username() else []
+        for name, clean, value in [*fields, ("email", self.clean_email, email)]:
+            try:
+                cleaned[name] = clean(value)
+            except ValidationError as exc:
+                errors[name] = exc.messages
+        user = self.build_user(username=cleaned.get("username"), email=cleaned.get("email", ""))
+        try:
+            self.validate_password(password, user)
+        except ValidationError as exc:
+            errors["password"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        self._hash_password(user, password)
+        self._send(
+            signals.user_pre_register,
+            request,
+            username=cleaned.get("username"),
+            email=cleaned["email"],
+        )
+        user.save()
+        self._send(signals.user_password_set, request, user=user)
+        self.assign_default_groups(user)
+        address = EmailAddress.objects.create(user=user, email=cleaned["email"], primary=True)
+        if app_settings.EMAIL_VERIFICATION != "none":
+            self.send_email_confirmation(request, address, signup=True)
+        self._send(signals.user_signed_up, request, user=user)
+        return user
