@@ -7,6 +7,7 @@ Behaviour is swapped through class attributes (``form_class``, ``template_name``
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -24,8 +25,9 @@ from django.views.generic import FormView, TemplateView
 from .conf import app_settings
 from .exceptions import AccountError, RateLimited
 from .forms import EmailForm, LoginForm, SignupForm
-from .manager import AccountManager, get_account_manager, safe_next_url
+from .manager import TOKEN_PREFIX_LENGTH, AccountManager, get_account_manager, safe_next_url
 
+logger = logging.getLogger("useraccounts")
 protected = [sensitive_post_parameters(), csrf_protect, never_cache]
 
 
@@ -151,7 +153,13 @@ class ConfirmEmailView(AccountViewMixin, TemplateView):
         if isinstance(error, RateLimited):
             return self.rate_limited(error)
         context = {"error": error, "form": EmailForm()}
-        return render(self.request, self.invalid_template_name, context, status=400)
+        response = render(self.request, self.invalid_template_name, context, status=400)
+        # Django logs the path of every 4xx response, and this path holds the token:
+        # log the prefix only, and mark the response as logged.
+        token_prefix = self.kwargs["token"][:TOKEN_PREFIX_LENGTH]
+        logger.warning("Bad confirmation link (%s, token %s…)", error.code, token_prefix)
+        response._has_been_logged = True
+        return response
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:

@@ -1,0 +1,74 @@
+"""Properties every page has: CSRF on each POST, a fixed number of queries per flow,
+nothing secret in the logs."""
+
+import logging
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD, create_account, link_in
+from tests.test_story import signup_data
+from useraccounts.models import EmailAddress
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("signup", []),
+        ("login", []),
+        ("logout", []),
+        ("resend_confirmation", []),
+        ("confirm_email", ["1-abc-def"]),
+    ],
+)
+def test_every_post_needs_a_csrf_token(name, args, signals):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse(f"useraccounts:{name}", args=args), signup_data())
+    assert response.status_code == 403
+    assert signals.names() == []
+
+
+def test_forms_carry_a_csrf_token(client):
+    for name in ("signup", "login", "resend_confirmation"):
+        assert (
+            "csrfmiddlewaretoken" in client.get(reverse(f"useraccounts:{name}")).content.decode()
+        )
+
+
+def test_queries_per_flow(client, mailoutbox, django_assert_num_queries):
+    # Counts include the savepoints of the test's own transaction.
+    with django_assert_num_queries(0):
+        client.get(reverse("useraccounts:signup"))
+    with django_assert_num_queries(6):  # 2 uniqueness checks, 2 inserts, savepoint pair
+        client.post(reverse("useraccounts:signup"), signup_data())
+    link = link_in(mailoutbox[0])
+    with django_assert_num_queries(1):
+        client.get(link)
+    with django_assert_num_queries(4):  # locked read, update, savepoint pair
+        client.post(link)
+    login = reverse("useraccounts:login")
+    with django_assert_num_queries(1):
+        client.post(login, {"login": "alice@example.com", "password": "wrong"})
+    with django_assert_num_queries(2):  # by address, then by username (which may hold "@")
+        client.post(login, {"login": "nobody@example.com", "password": "wrong"})
+    with django_assert_num_queries(11):  # 1 lookup, the rest is Django's session and login
+        client.post(login, {"login": "alice@example.com", "password": PASSWORD})
+
+
+def test_no_secret_reaches_the_logs(client, caplog, settings, mailoutbox):
+    create_account("bob", "bob@example.com", verified=False)
+    caplog.set_level(logging.DEBUG)
+    client.post(reverse("useraccounts:login"), {"login": "bob@example.com", "password": PASSWORD})
+    client.post(reverse("useraccounts:resend_confirmation"), {"email": "bob@example.com"})
+    token = link_in(mailoutbox[0]).rstrip("/").rsplit("/", 1)[1]
+    settings.EMAIL_BACKEND = "tests.backends.FailingEmailBackend"
+    client.post(reverse("useraccounts:signup"), signup_data())
+    client.post(reverse("useraccounts:confirm_email", args=[token + "x"]))
+    assert "Could not send the email_confirmation email" in caplog.text
+    assert f"Bad confirmation link (invalid_token, token {token[:10]}…)" in caplog.text
+    assert token not in caplog.text
+    assert PASSWORD not in caplog.text
+    assert EmailAddress.objects.count() == 1
