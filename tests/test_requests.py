@@ -23,6 +23,9 @@ pytestmark = pytest.mark.django_db
         ("logout", []),
         ("resend_confirmation", []),
         ("confirm_email", ["1-abc-def"]),
+        ("password_reset", []),
+        ("password_reset_confirm", ["MQ", "set-password"]),
+        ("password_change", []),
     ],
 )
 def test_every_post_needs_a_csrf_token(name, args, signals):
@@ -33,7 +36,7 @@ def test_every_post_needs_a_csrf_token(name, args, signals):
 
 
 def test_forms_carry_a_csrf_token(client):
-    for name in ("signup", "login", "resend_confirmation"):
+    for name in ("signup", "login", "resend_confirmation", "password_reset"):
         assert (
             "csrfmiddlewaretoken" in client.get(reverse(f"useraccounts:{name}")).content.decode()
         )
@@ -70,7 +73,23 @@ def test_no_secret_reaches_the_logs(client, caplog, settings, mailoutbox):
     client.post(reverse("useraccounts:signup"), signup_data())
     client.post(reverse("useraccounts:confirm_email", args=[token + "x"]))
     assert "Could not send the email_confirmation email" in caplog.text
-    assert f"Bad confirmation link (invalid_token, token {token[:10]}…)" in caplog.text
+    assert f"Bad link in ConfirmEmailView (invalid_token, token {token[:10]}…)" in caplog.text
     assert token not in caplog.text
     assert PASSWORD not in caplog.text
     assert EmailAddress.objects.count() == 1
+
+
+def test_queries_per_reset_flow(client, account, mailoutbox, django_assert_num_queries):
+    reset = reverse("useraccounts:password_reset")
+    with django_assert_num_queries(3):  # one lookup in a savepoint pair
+        client.post(reset, {"email": "bob@example.com"})
+    # the same, rolled back; without a username field, the user model's email is tried too
+    with django_assert_num_queries(4 if has_username() else 5):
+        client.post(reset, {"email": "nobody@example.com"})
+    with django_assert_num_queries(5):  # the user, then a new session
+        form_url = client.get(link_in(mailoutbox[0]))["Location"]
+    with django_assert_num_queries(2):  # the session, the user
+        client.get(form_url)
+    new = "a new passphrase, long"
+    with django_assert_num_queries(9):  # session, locked user, update, address, session
+        client.post(form_url, {"new_password1": new, "new_password2": new})

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "MANAGER": "useraccounts.manager.AccountManager",
     "TRUSTED_PROXY_COUNT": 0,
     "SITE_URL": None,
+    "PASSWORD_RESET_TIMEOUT_SECONDS": None,
+    "LOGIN_ON_PASSWORD_RESET": False,
 }
 
 
@@ -126,6 +128,17 @@ class AppSettings:
     def SITE_URL(self) -> str | None:
         value = self._get("SITE_URL")
         return value.rstrip("/") if value else None
+
+    @property
+    def PASSWORD_RESET_TIMEOUT_SECONDS(self) -> int:
+        """How long a reset link works; Django's PASSWORD_RESET_TIMEOUT when unset."""
+        if self._get("PASSWORD_RESET_TIMEOUT_SECONDS") is None:
+            return django_settings.PASSWORD_RESET_TIMEOUT
+        return self._positive_int("PASSWORD_RESET_TIMEOUT_SECONDS")
+
+    @property
+    def LOGIN_ON_PASSWORD_RESET(self) -> bool:
+        return bool(self._get("LOGIN_ON_PASSWORD_RESET"))
 
     def _positive_int(self, name: str) -> int:
         value = self._get(name)

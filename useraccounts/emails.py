@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
+from .conf import app_settings
 from .exceptions import EmailSendError
 
 logger = logging.getLogger("useraccounts")
@@ -32,7 +35,7 @@ def render_message(
     return subject, text, html
 
 
-def send_mail(
+def send_templated_mail(
     request: HttpRequest | None,
     *,
     kind: str,
@@ -55,3 +58,38 @@ def send_mail(
     except Exception as exc:
         logger.error("Could not send the %s email to %s: %s", kind, to, type(exc).__name__)
         raise EmailSendError() from exc
+
+
+class MailMixin:
+    """How the account manager sends mail: override ``send_mail`` to queue it, say."""
+
+    def build_absolute_url(self, request: HttpRequest | None, path: str) -> str:
+        """An absolute link: from the request, or from ``USERACCOUNTS_SITE_URL`` without one."""
+        if request is not None:
+            return request.build_absolute_uri(path)
+        if not app_settings.SITE_URL:
+            raise ImproperlyConfigured(
+                "USERACCOUNTS_SITE_URL is not set, and an email was sent outside a request "
+                "(from code, the admin or a command). Set it to your site's address, e.g. "
+                '"https://example.com".'
+            )
+        return app_settings.SITE_URL + path
+
+    def send_mail(
+        self,
+        request: HttpRequest | None,
+        *,
+        kind: str,
+        to: str,
+        context: dict[str, Any],
+        user: Any = None,
+    ) -> None:
+        """Send one message of the app; override to queue mail or add to the context."""
+        # A name, not a URL: the email's one link is the one it is about.
+        site = (
+            request.get_host()
+            if request is not None
+            else urlsplit(app_settings.SITE_URL or "").netloc
+        )
+        context.setdefault("site_name", site)
+        send_templated_mail(request, kind=kind, to=to, context=context, user=user)

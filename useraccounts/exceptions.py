@@ -93,6 +93,39 @@ class EmailVerificationError(AccountError):
         self.user = user
 
 
+class PasswordResetRequestError(AccountError):
+    """A reset link was not sent. Views show the usual page anyway (only a rate limit
+    is shown), so the answer never tells whether an address has an account."""
+
+
+class PasswordResetError(AccountError):
+    """A reset link was bad or expired, or the new password was refused."""
+
+    messages = {
+        "invalid_token": _(
+            "This password reset link is invalid or has already been used. Ask for a new "
+            "one below."
+        ),
+        "expired_token": _("This password reset link has expired. Ask for a new one below."),
+    }
+
+    def __init__(self, message=None, *, code=None, field_errors=None, user=None) -> None:
+        super().__init__(message, code=code, field_errors=field_errors)
+        #: The user the link is for, known only when the token was genuine.
+        self.user = user
+
+
+class PasswordChangeError(AccountError):
+    """A logged-in user's password change or set was refused."""
+
+    messages = {
+        "incorrect_password": _("Your current password is not correct. Type it again."),
+        "password_exists": _(
+            "Your account already has a password: change it with your current password."
+        ),
+    }
+
+
 class EmailSendError(AccountError):
     """The email backend refused or failed to take a message."""
 

@@ -28,6 +28,15 @@ def password_field(label: str, autocomplete: str, help_text: str = "") -> forms.
     )
 
 
+def require_same(form: forms.Form, data: dict[str, Any], first: str, second: str) -> dict:
+    """Put an error on ``second`` when the two password fields differ."""
+    if data.get(first) and data.get(second) and data[first] != data[second]:
+        form.add_error(
+            second, _("The two passwords differ. Type the same password in both fields.")
+        )
+    return data
+
+
 class SignupForm(forms.Form):
     """``username`` (only when the user model has one), ``email``, ``password1``/``2``."""
 
@@ -58,16 +67,7 @@ class SignupForm(forms.Form):
         self.fields["username"].help_text = model_field.help_text
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if (
-            data.get("password1")
-            and data.get("password2")
-            and data["password1"] != data["password2"]
-        ):
-            self.add_error(
-                "password2", _("The two passwords differ. Type the same password in both fields.")
-            )
-        return data
+        return require_same(self, super().clean(), "password1", "password2")
 
 
 class LoginForm(forms.Form):
@@ -87,6 +87,25 @@ class LoginForm(forms.Form):
             self.fields["login"].label = _("Email address")
         elif methods == {"username"}:
             self.fields["login"].label = _("Username")
+
+
+class SetPasswordForm(forms.Form):
+    """A new password, typed twice."""
+
+    new_password1 = password_field(_("New password"), "new-password")
+    new_password2 = password_field(
+        _("New password (again)"), "new-password", _("Type the same password again, to be sure.")
+    )
+
+    def clean(self) -> dict[str, Any]:
+        return require_same(self, super().clean(), "new_password1", "new_password2")
+
+
+class PasswordChangeForm(SetPasswordForm):
+    """The current password, then a new one typed twice."""
+
+    old_password = password_field(_("Current password"), "current-password")
+    field_order = ["old_password", "new_password1", "new_password2"]
 
 
 class EmailForm(forms.Form):

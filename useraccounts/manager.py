@@ -17,13 +17,11 @@ import functools
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import OuterRef
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -31,32 +29,34 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
-from . import emails, ratelimit, signals
+from . import ratelimit, signals
+from .authentication import LoginMixin
 from .conf import app_settings
+from .confirmation import ConfirmationMixin
 from .exceptions import (
     AccountError,
     AuthenticationError,
     EmailVerificationError,
+    PasswordChangeError,
+    PasswordResetError,
+    PasswordResetRequestError,
     RegistrationError,
 )
-from .models import EmailAddress, normalize_email, verified_exists
+from .models import EmailAddress, normalize_email
 from .passwords import PasswordsMixin
 from .registration import RegistrationMixin
-from .tokens import TokenState, email_confirmation_token_generator
-from .users import has_username, username_field_name
+from .users import has_username
 
 TOKEN_PREFIX_LENGTH = 10
 
 
-class AccountManager(RegistrationMixin, PasswordsMixin):
+class AccountManager(RegistrationMixin, LoginMixin, ConfirmationMixin, PasswordsMixin):
     """The account operations of the app; subclass it to change one step.
 
     Override points a subclass is expected to use: :meth:`validate_password`,
     :meth:`clean_username`, :meth:`clean_email`, :meth:`send_mail` and
     :meth:`get_login_redirect_url`.
     """
-
-    confirmation_token_generator = email_confirmation_token_generator
 
     # --- registration ---------------------------------------------------------------------
 
@@ -78,12 +78,9 @@ class AccountManager(RegistrationMixin, PasswordsMixin):
         email = str(form.data.get("email", ""))
         try:
             self._send(signals.user_registration_started, request, username=username, email=email)
-            if not form.is_valid():
-                errors = {field: list(messages) for field, messages in form.errors.items()}
-                raise RegistrationError(code="validation_error", field_errors=errors)
+            data = self._valid_form(form, RegistrationError)
         except Exception as exc:
             raise self._registration_failed(request, exc, username, email) from exc
-        data = form.cleaned_data
         return self._register(
             request,
             username=data.get("username"),
@@ -117,37 +114,11 @@ class AccountManager(RegistrationMixin, PasswordsMixin):
 
     # --- email confirmation ---------------------------------------------------------------
 
-    def build_absolute_url(self, request: HttpRequest | None, path: str) -> str:
-        """An absolute link: from the request, or from ``USERACCOUNTS_SITE_URL`` without one."""
-        if request is not None:
-            return request.build_absolute_uri(path)
-        if not app_settings.SITE_URL:
-            raise ImproperlyConfigured(
-                "USERACCOUNTS_SITE_URL is not set, and an email was sent outside a request "
-                "(from code, the admin or a command). Set it to your site's address, e.g. "
-                '"https://example.com".'
-            )
-        return app_settings.SITE_URL + path
-
-    def send_mail(
-        self,
-        request: HttpRequest | None,
-        *,
-        kind: str,
-        to: str,
-        context: dict[str, Any],
-        user: Any = None,
-    ) -> None:
-        """Send one message of the app; override to queue mail or add to the context."""
-        site = request.get_host() if request is not None else app_settings.SITE_URL
-        context.setdefault("site_name", site)
-        emails.send_mail(request, kind=kind, to=to, context=context, user=user)
-
     def send_email_confirmation(
         self, request: HttpRequest | None, email_address: EmailAddress, *, signup: bool = False
     ) -> None:
         """Email a confirmation link for ``email_address``; raises ``EmailSendError``."""
-        token = self.confirmation_token_generator.make_token(email_address)
+        token = self.confirmation_token_generator.make_token(email_address, email_address.pk)
         path = reverse("useraccounts:confirm_email", args=[token])
         context = {
             "user": email_address.user,
@@ -188,21 +159,6 @@ class AccountManager(RegistrationMixin, PasswordsMixin):
         except AccountError:
             pass
 
-    def _address_for_token(self, token: str, *, for_update: bool = False) -> EmailAddress:
-        address_id = self.confirmation_token_generator.parse_id(token)
-        queryset = EmailAddress.objects.select_related("user")
-        if for_update:  # two concurrent confirmations: the second sees the first's result
-            queryset = queryset.select_for_update(of=("self",))
-        address = queryset.filter(pk=address_id).first() if address_id is not None else None
-        if address is None:
-            raise EmailVerificationError(code="invalid_token")
-        state = self.confirmation_token_generator.check_token(address, token)
-        if state is TokenState.EXPIRED:
-            raise EmailVerificationError(code="expired_token", user=address.user)
-        if state is not TokenState.VALID:
-            raise EmailVerificationError(code="invalid_token")
-        return address
-
     def _verification_failed(self, request, exc: Exception, token: str) -> AccountError:
         return self._fail(
             request,
@@ -235,38 +191,6 @@ class AccountManager(RegistrationMixin, PasswordsMixin):
         return address
 
     # --- login and logout -----------------------------------------------------------------
-
-    def find_user_for_login(self, login: str) -> AbstractBaseUser | None:
-        """The user (active or not) that ``login`` names, by the enabled login methods.
-
-        Each lookup is one indexed query that also tells, as ``useraccounts_verified``,
-        whether the user has a verified address.
-        """
-        methods = app_settings.LOGIN_METHODS if has_username() else {"email"}
-        login = login.strip()
-        if "email" in methods and "@" in login:
-            address = EmailAddress.objects.for_login(login).first()
-            if address is not None:
-                address.user.useraccounts_verified = address.user_verified
-                return address.user
-        if "username" in methods or not has_username():
-            # Without a username field, the user model's own (unique) email is the login,
-            # which finds users whose addresses the app has not recorded yet.
-            value = login if has_username() else normalize_email(login)
-            return (
-                get_user_model()
-                ._default_manager.annotate(useraccounts_verified=verified_exists(OuterRef("pk")))
-                .filter(**{username_field_name(): value})
-                .first()
-            )
-        return None
-
-    def has_verified_email(self, user: AbstractBaseUser) -> bool:
-        """Whether the user has a verified address (from the login query when it can)."""
-        verified = getattr(user, "useraccounts_verified", None)
-        if verified is None:
-            verified = EmailAddress.objects.filter(user=user, verified=True).exists()
-        return bool(verified)
 
     @sensitive_variables("password")
     def authenticate_user(
@@ -318,18 +242,137 @@ class AccountManager(RegistrationMixin, PasswordsMixin):
             request.session.set_expiry(settings.SESSION_COOKIE_AGE if remember else 0)
             self._send(signals.user_logged_in, request, user=user)
 
-    def get_auth_backend(self) -> str:
-        """The backend recorded in the session (it reloads the user on each request)."""
-        backends = settings.AUTHENTICATION_BACKENDS
-        model_backend = "django.contrib.auth.backends.ModelBackend"
-        return model_backend if model_backend in backends else backends[0]
-
     def logout_user(self, request: HttpRequest) -> None:
         """End the session; ``user_logged_out`` only if someone was logged in."""
         user = getattr(request, "user", None)
         django_logout(request)
         if user is not None and user.is_authenticated:
             self._send(signals.user_logged_out, request, user=user)
+
+    # --- passwords --------------------------------------------------------------------
+
+    def request_password_reset(self, request: HttpRequest | None, *, email: str) -> None:
+        """Email a reset link to the account that has ``email``, if there is one.
+
+        Raises on every failure (``user_not_found`` included) so code knows what
+        happened; the view shows the same page for all of them but a rate limit.
+        """
+        try:
+            self._send(signals.password_reset_request_started, request, email=email)
+            normalized = normalize_email(str(email))
+            ratelimit.consume("reset_password", request, key=normalized)
+            with transaction.atomic():
+                found = self.find_reset_recipient(normalized)
+                if found is None:
+                    raise PasswordResetRequestError(code="user_not_found")
+                user, address = found
+                self.send_password_reset(request, user, address)
+                self._send(
+                    signals.password_reset_request_processed, request, email=email, user=user
+                )
+        except Exception as exc:
+            raise self._fail(
+                request,
+                exc,
+                PasswordResetRequestError,
+                signals.password_reset_request_failed,
+                email=email,
+            ) from exc
+
+    def check_password_reset_link(
+        self, request: HttpRequest | None, *, uidb64: str, token: str
+    ) -> AbstractBaseUser:
+        """The user a reset link is for, changing nothing (for GET)."""
+        try:
+            return self._user_for_reset(uidb64, token)[0]
+        except Exception as exc:
+            raise self._reset_failed(request, exc, token, None) from exc
+
+    @sensitive_variables("new_password")
+    def reset_password(
+        self, request: HttpRequest | None, *, uidb64: str, token: str, new_password: str
+    ) -> AbstractBaseUser:
+        """Set a new password through a reset link; the link then stops working."""
+        return self._reset_password(request, uidb64, token, lambda: new_password)
+
+    def reset_password_from_form(
+        self, request: HttpRequest | None, *, uidb64: str, token: str, form: Any
+    ) -> AbstractBaseUser:
+        """Reset from a bound new-password form: its input errors are a failed reset too."""
+        return self._reset_password(
+            request,
+            uidb64,
+            token,
+            lambda: self._valid_form(form, PasswordResetError)["new_password1"],
+        )
+
+    def _reset_password(self, request, uidb64, token, new_password) -> AbstractBaseUser:
+        user = None
+        try:
+            self._send(
+                signals.password_reset_started, request, token_prefix=token[:TOKEN_PREFIX_LENGTH]
+            )
+            with transaction.atomic():
+                user, address_id = self._user_for_reset(uidb64, token, for_update=True)
+                self._store_password(request, user, new_password())
+                self._verify_reset_address(request, user, address_id)
+                self._send(signals.password_reset, request, user=user)
+        except Exception as exc:
+            raise self._reset_failed(request, exc, token, user) from exc
+        return user
+
+    def _reset_failed(self, request, exc, token, user) -> AccountError:
+        if user is None and isinstance(exc, PasswordResetError):
+            user = exc.user
+        return self._fail(
+            request,
+            exc,
+            PasswordResetError,
+            signals.password_reset_failed,
+            token_prefix=token[:TOKEN_PREFIX_LENGTH],
+            user=user,
+        )
+
+    @sensitive_variables("old_password", "new_password")
+    def change_password(
+        self,
+        request: HttpRequest | None,
+        user: AbstractBaseUser,
+        *,
+        old_password: str,
+        new_password: str,
+    ) -> None:
+        """Change a logged-in user's password; their other sessions end, this one stays."""
+        try:
+            ratelimit.consume("change_password", request, user_id=user.pk)
+            if not self._check_password(request, user, old_password):
+                raise PasswordChangeError(
+                    code="incorrect_password",
+                    field_errors={
+                        "old_password": [PasswordChangeError.messages["incorrect_password"]]
+                    },
+                )
+            with transaction.atomic():
+                self._store_password(request, user, new_password)
+                self._send(signals.password_changed, request, user=user)
+        except Exception as exc:
+            raise self._fail(request, exc, PasswordChangeError, None) from exc
+        self._keep_session(request, user)
+
+    @sensitive_variables("new_password")
+    def set_password(
+        self, request: HttpRequest | None, user: AbstractBaseUser, *, new_password: str
+    ) -> None:
+        """Give a password to an account that has none (e.g. one made in the admin)."""
+        try:
+            if user.has_usable_password():
+                raise PasswordChangeError(code="password_exists")
+            with transaction.atomic():
+                self._store_password(request, user, new_password)
+                self._send(signals.password_set, request, user=user)
+        except Exception as exc:
+            raise self._fail(request, exc, PasswordChangeError, None) from exc
+        self._keep_session(request, user)
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL``."""

@@ -41,12 +41,19 @@ class OperationsMixin:
         # Django logs each receiver's exception; a failure signal never changes the outcome.
         signal.send_robust(sender=get_user_model(), request=request, **kwargs)
 
+    def _valid_form(self, form: Any, error_class: type[AccountError]) -> dict[str, Any]:
+        """A bound form's cleaned data; its input errors raise a validation_error."""
+        if not form.is_valid():
+            errors = {field: list(messages) for field, messages in form.errors.items()}
+            raise error_class(code="validation_error", field_errors=errors)
+        return form.cleaned_data
+
     def _fail(
         self,
         request: HttpRequest | None,
         exc: Exception,
         error_class: type[AccountError],
-        signal: Signal,
+        signal: Signal | None,
         *,
         code_kwarg: str = "error_type",
         message_kwarg: str | None = None,
@@ -55,6 +62,9 @@ class OperationsMixin:
     ) -> AccountError:
         """Send ``signal`` for a failed operation (after its rollback); return the error.
 
+        ``signal`` is None for operations the contract gives no failure signal (a
+        password change): a hasher failure still sends its own signal.
+
         ``code_kwarg`` names the kwarg that carries the error's code (``error_type`` or
         ``reason``); ``message_kwarg``, if given, one that carries its text.
         """
@@ -62,10 +72,11 @@ class OperationsMixin:
             self._send_robust(exc.signal, request, user=exc.user, exception=exc.cause)
             exc = exc.cause
         error = self._as_account_error(exc, error_class, duplicate_is_invalid)
-        kwargs[code_kwarg] = error.code
-        if message_kwarg:
-            kwargs[message_kwarg] = error.summary()
-        self._send_robust(signal, request, exception=exc, **kwargs)
+        if signal is not None:
+            kwargs[code_kwarg] = error.code
+            if message_kwarg:
+                kwargs[message_kwarg] = error.summary()
+            self._send_robust(signal, request, exception=exc, **kwargs)
         return error
 
     def _as_account_error(

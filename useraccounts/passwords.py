@@ -1,20 +1,34 @@
-"""Hashing and checking passwords, with their signals, at one hash per attempt."""
+"""Passwords: hashing and checking them (one hash per attempt), and the steps of
+resetting one by an emailed link."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import get_user_model, password_validation, update_session_auth_hash
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import check_password, identify_hasher, is_password_usable
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
 
 from . import signals
+from .conf import app_settings
+from .emails import MailMixin
+from .exceptions import PasswordResetError
+from .models import EmailAddress
 from .operations import OperationsMixin, PasswordError
+from .tokens import TokenState, password_reset_token_generator
+from .users import has_username, username_field_name
 
 
-class PasswordsMixin(OperationsMixin):
+class PasswordsMixin(MailMixin, OperationsMixin):
     """Every password this app stores or checks goes through here."""
+
+    reset_token_generator = password_reset_token_generator
 
     def validate_password(self, password: str, user: AbstractBaseUser | None = None) -> None:
         """Apply ``AUTH_PASSWORD_VALIDATORS``; raise ``ValidationError`` to refuse."""
@@ -27,6 +41,19 @@ class PasswordsMixin(OperationsMixin):
             user.set_password(password)
         except Exception as exc:
             raise PasswordError(signals.user_password_set_failed, user, exc) from exc
+
+    @sensitive_variables("password")
+    def _store_password(
+        self, request: HttpRequest | None, user: AbstractBaseUser, password: str
+    ) -> None:
+        """Validate, hash and save a new password for an existing user."""
+        try:
+            self.validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        self._hash_password(user, password)
+        user.save(update_fields=["password"])
+        self._send(signals.user_password_set, request, user=user)
 
     @sensitive_variables("password")
     def _check_password(
@@ -61,6 +88,83 @@ class PasswordsMixin(OperationsMixin):
         # An unknown login costs the same one hash as a known one, so the response time
         # does not tell who has an account (as Django's ModelBackend does).
         get_user_model()().set_password(password)
+
+    def _keep_session(self, request: HttpRequest | None, user: AbstractBaseUser) -> None:
+        # The session hash follows the password: every other session of the user is
+        # now logged out; this one is updated so that it stays.
+        if request is not None and getattr(request, "user", None) == user:
+            update_session_auth_hash(request, user)
+
+    # --- reset links ------------------------------------------------------------------
+
+    def send_password_reset(
+        self, request: HttpRequest | None, user: AbstractBaseUser, address: EmailAddress | None
+    ) -> None:
+        """Email ``user`` a reset link; raises ``EmailSendError``."""
+        to = address.email if address else getattr(user, user.get_email_field_name())
+        context = {
+            "user": user,
+            "reset_url": self.build_absolute_url(request, self.reset_link_path(user, address)),
+            "expire_hours": max(1, app_settings.PASSWORD_RESET_TIMEOUT_SECONDS // 3600),
+        }
+        self.send_mail(request, kind="password_reset", to=to, context=context, user=user)
+
+    def find_reset_recipient(
+        self, email: str
+    ) -> tuple[AbstractBaseUser, EmailAddress | None] | None:
+        """The active user a reset link for ``email`` goes to, and the address record.
+
+        Only an address one may log in with gets a link (verified, or the primary):
+        an unverified secondary address could have been added by anyone.
+        """
+        address = EmailAddress.objects.for_login(email).first()
+        if address is not None:
+            user = address.user
+        elif not has_username():
+            # The user model's own unique email, for users the app has no record of yet.
+            lookup = {username_field_name(): email}
+            user = get_user_model()._default_manager.filter(**lookup).first()
+        else:
+            user = None
+        if user is None or not user.is_active:
+            return None
+        return user, address
+
+    def reset_link_path(self, user: AbstractBaseUser, address: EmailAddress | None) -> str:
+        token = self.reset_token_generator.make_token(user, address.pk if address else 0)
+        uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+        return reverse("useraccounts:password_reset_confirm", args=[uidb64, token])
+
+    def _user_for_reset(
+        self, uidb64: str, token: str, *, for_update: bool = False
+    ) -> tuple[AbstractBaseUser, int]:
+        """The user a reset link is for and the id of the address it was sent to."""
+        User = get_user_model()
+        try:
+            pk = User._meta.pk.to_python(force_str(urlsafe_base64_decode(uidb64)))
+            queryset = (
+                User._default_manager.select_for_update() if for_update else User._default_manager
+            )
+            user = queryset.filter(pk=pk).first()
+        except (TypeError, ValueError, OverflowError, ValidationError, UnicodeDecodeError):
+            user = None
+        state = self.reset_token_generator.check_token(user, token) if user else TokenState.INVALID
+        if state is TokenState.EXPIRED:
+            raise PasswordResetError(code="expired_token", user=user)
+        if state is not TokenState.VALID:
+            raise PasswordResetError(code="invalid_token")
+        return user, self.reset_token_generator.parse_id(token)
+
+    def _verify_reset_address(
+        self, request: HttpRequest | None, user: AbstractBaseUser, address_id: int
+    ) -> None:
+        """Following the link proved the user reads the address it was sent to."""
+        address = EmailAddress.objects.filter(pk=address_id, user=user, verified=False).first()
+        if address is None:
+            return
+        address.verified, address.verified_at = True, timezone.now()
+        address.save(update_fields=["verified", "verified_at"])
+        self._send(signals.email_confirmed, request, user=user, email_address=address)
 
 
 def _hasher_known(encoded: str) -> bool:

@@ -1,9 +1,10 @@
 """Signed, expiring, single-use tokens for links sent by email.
 
-A token is an HMAC over the state of the object it acts on and the time it was made.
-Using the link changes that state, so a used token no longer matches: nothing needs to be
-stored. The signature is checked before the age, so an expired token is told apart from a
-forged one only when it is genuine.
+A token is ``<id>-<timestamp>-<hmac>``: the id of the row it acts on (so checking it is
+one indexed lookup), when it was made, and an HMAC over both and the state of the object
+it acts on. Using the link changes that state, so a used token no longer matches and
+nothing needs to be stored. The signature is checked before the age: a token is called
+expired only when it is genuine.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.utils.http import base36_to_int, int_to_base36
 
 from .conf import app_settings
 
-#: No genuine token is longer; anything longer is rejected before any work.
+#: No genuine token is longer; anything longer is refused before any work.
 MAX_TOKEN_LENGTH = 100
 
 
@@ -29,7 +30,7 @@ class TokenState(enum.Enum):
 
 
 class TimestampTokenGenerator:
-    """Makes and checks ``<timestamp>-<hmac>`` tokens; subclasses say what they sign."""
+    """Makes and checks tokens; subclasses say what they sign and for how long."""
 
     key_salt = "useraccounts.tokens.TimestampTokenGenerator"
     algorithm = "sha256"
@@ -41,21 +42,33 @@ class TimestampTokenGenerator:
         """Everything about ``obj`` whose change must invalidate its tokens."""
         raise NotImplementedError
 
-    def make_token(self, obj: Any) -> str:
+    def make_token(self, obj: Any, object_id: int) -> str:
         timestamp = int(time.time())
-        return f"{int_to_base36(timestamp)}-{self._hash(obj, timestamp, settings.SECRET_KEY)}"
+        digest = self._hash(obj, object_id, timestamp, settings.SECRET_KEY)
+        return f"{int_to_base36(object_id)}-{int_to_base36(timestamp)}-{digest}"
+
+    def parse_id(self, token: str) -> int | None:
+        """The id a token names, or None if it is malformed (checks no signature)."""
+        parts = token.split("-") if token and len(token) <= MAX_TOKEN_LENGTH else []
+        if len(parts) != 3:
+            return None
+        try:
+            return base36_to_int(parts[0])
+        except ValueError:
+            return None
 
     def check_token(self, obj: Any, token: str) -> TokenState:
-        parts = token.split("-") if token and len(token) <= MAX_TOKEN_LENGTH else []
-        if len(parts) != 2:
+        object_id = self.parse_id(token)
+        if object_id is None:
             return TokenState.INVALID
+        _id, timestamp_b36, digest = token.split("-")
         try:
-            timestamp = base36_to_int(parts[0])
+            timestamp = base36_to_int(timestamp_b36)
         except ValueError:
             return TokenState.INVALID
         secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
         if not any(
-            constant_time_compare(self._hash(obj, timestamp, secret), parts[1])
+            constant_time_compare(self._hash(obj, object_id, timestamp, secret), digest)
             for secret in secrets
         ):
             return TokenState.INVALID
@@ -63,8 +76,8 @@ class TimestampTokenGenerator:
             return TokenState.EXPIRED
         return TokenState.VALID
 
-    def _hash(self, obj: Any, timestamp: int, secret: str) -> str:
-        value = f"{self.state(obj)}|{timestamp}"
+    def _hash(self, obj: Any, object_id: int, timestamp: int, secret: str) -> str:
+        value = f"{self.state(obj)}|{object_id}|{timestamp}"
         digest = salted_hmac(self.key_salt, value, secret=secret, algorithm=self.algorithm)
         return digest.hexdigest()[::2]
 
@@ -78,27 +91,26 @@ class EmailConfirmationTokenGenerator(TimestampTokenGenerator):
         return app_settings.EMAIL_CONFIRMATION_EXPIRE_SECONDS
 
     def state(self, email_address: Any) -> str:
-        return (
-            f"{email_address.pk}|{email_address.user_id}|{email_address.email}|"
-            f"{email_address.verified}"
-        )
+        return f"{email_address.user_id}|{email_address.email}|{email_address.verified}"
 
-    def make_token(self, email_address: Any) -> str:
-        """The address's id leads, so checking the link needs one indexed lookup."""
-        return f"{int_to_base36(email_address.pk)}-{super().make_token(email_address)}"
 
-    def parse_id(self, token: str) -> int | None:
-        """The ``EmailAddress`` id a token claims to be for, or None if it is malformed."""
-        head, _sep, rest = token.partition("-")
-        if not rest or len(token) > MAX_TOKEN_LENGTH:
-            return None
-        try:
-            return base36_to_int(head)
-        except ValueError:
-            return None
+class PasswordResetTokenGenerator(TimestampTokenGenerator):
+    """Tokens that reset one user's password; the id is the ``EmailAddress`` the link
+    was sent to (0 when none), so following it can mark that address verified.
 
-    def check_token(self, email_address: Any, token: str) -> TokenState:
-        return super().check_token(email_address, token.partition("-")[2])
+    Setting a password or logging in changes the signed state, so a link works once.
+    """
+
+    key_salt = "useraccounts.tokens.PasswordResetTokenGenerator"
+
+    def timeout(self) -> int:
+        return app_settings.PASSWORD_RESET_TIMEOUT_SECONDS
+
+    def state(self, user: Any) -> str:
+        last_login = "" if user.last_login is None else int(user.last_login.timestamp())
+        email = getattr(user, user.get_email_field_name(), "") or ""
+        return f"{user.pk}|{user.password}|{last_login}|{user.is_active}|{email}"
 
 
 email_confirmation_token_generator = EmailConfirmationTokenGenerator()
+password_reset_token_generator = PasswordResetTokenGenerator()

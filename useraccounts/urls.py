@@ -17,4 +17,24 @@ urlpatterns = [
         name="resend_confirmation",
     ),
     path("confirm-email/<str:token>/", views.ConfirmEmailView.as_view(), name="confirm_email"),
+    path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"
+    ),
+    path(
+        "password/reset/complete/",
+        views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password/change/", views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/change/done/",
+        views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
 ]

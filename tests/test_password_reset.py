@@ -1,0 +1,371 @@
+"""Resetting a forgotten password by emailed link, as a person does it, and every way it
+can fail."""
+
+import logging
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD, create_account, link_in
+from useraccounts import signals as ua_signals
+from useraccounts.conf import app_settings
+from useraccounts.exceptions import PasswordResetError, PasswordResetRequestError
+from useraccounts.manager import get_account_manager
+from useraccounts.models import EmailAddress
+
+pytestmark = pytest.mark.django_db
+RESET = reverse("useraccounts:password_reset")
+NEW = "a brand new passphrase"
+
+
+def request_reset(client, email="bob@example.com"):
+    return client.post(RESET, {"email": email})
+
+
+def new_password_data(first=NEW, second=None):
+    return {"new_password1": first, "new_password2": second if second is not None else first}
+
+
+def token_of(link):
+    return link.rstrip("/").rsplit("/", 1)[1]
+
+
+def login(client, email, password):
+    return client.post(reverse("useraccounts:login"), {"login": email, "password": password})
+
+
+@pytest.fixture
+def reset_link(client, account, mailoutbox, signals):
+    request_reset(client)
+    link = link_in(mailoutbox[-1])
+    signals.clear()
+    return link
+
+
+def test_the_whole_reset_story(client, account, mailoutbox, signals, hash_count):
+    page = client.get(RESET)
+    assert page.status_code == 200 and 'name="email"' in page.content.decode()
+    response = request_reset(client, "BOB@example.com")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("useraccounts:password_reset_done")
+    assert signals.names() == [
+        "password_reset_request_started",
+        "password_reset_request_processed",
+    ]
+    signals.assert_once("password_reset_request_started", email="BOB@example.com")
+    signals.assert_once("password_reset_request_processed", email="BOB@example.com", user=account)
+
+    # The email: one link, text and HTML, tags and metadata for anymail.
+    (message,) = mailoutbox
+    assert message.to == ["bob@example.com"]
+    link = link_in(message)
+    assert message.alternatives[0][0].count('href="') == 1 and link in message.alternatives[0][0]
+    assert message.tags == ["useraccounts", "password_reset"]
+    assert message.metadata == {"user_id": str(account.pk)}
+    token = token_of(link)
+
+    # The link moves its token into the session; the form's page has no token in its URL.
+    signals.clear()
+    moved = client.get(link)
+    assert moved.status_code == 302
+    assert moved["Location"].endswith("/set-password/")
+    assert token not in moved["Location"]
+    form_page = client.get(moved["Location"])
+    assert form_page.status_code == 200
+    assert token not in form_page.content.decode()
+    for name in ("new_password1", "new_password2"):
+        assert f'name="{name}"' in form_page.content.decode()
+    assert signals.names() == []
+
+    before = hash_count()
+    done = client.post(moved["Location"], new_password_data())
+    assert hash_count() - before == 1
+    assert done.status_code == 302
+    assert done["Location"] == reverse("useraccounts:password_reset_complete")
+    assert signals.names() == ["password_reset_started", "user_password_set", "password_reset"]
+    signals.assert_once("password_reset_started", token_prefix=token[:10])
+    signals.assert_once("user_password_set", user=account)
+    signals.assert_once("password_reset", user=account)
+    assert "_auth_user_id" not in client.session  # not logged in by default
+
+    # The new password works, the old one and the link do not.
+    assert login(client, "bob@example.com", NEW).status_code == 302
+    client.logout()
+    assert login(client, "bob@example.com", PASSWORD).status_code == 200
+    signals.clear()
+    reused = client.get(link)
+    assert reused.status_code == 400
+    assert "invalid or has already been used" in reused.content.decode()
+    signals.assert_once(
+        "password_reset_failed",
+        token_prefix=token[:10],
+        error_type="invalid_token",
+        exception=PasswordResetError,
+        user=None,
+    )
+    signals.assert_no_secret(NEW, PASSWORD, token)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda uid, token: (uid, token[:-1] + ("0" if token[-1] != "0" else "1")),
+        lambda uid, token: ("Zm9v", token),  # another user id
+        lambda uid, token: ("!!!", token),
+        lambda uid, token: (uid, "0-" + token),
+        lambda uid, token: (uid, token + "x" * 200),
+        lambda uid, token: (uid, "\u0130\u212a"),
+    ],
+)
+def test_a_tampered_link_is_refused(client, account, reset_link, signals, tamper):
+    uid, token = reset_link.rstrip("/").rsplit("/", 2)[-2:]
+    bad_uid, bad_token = tamper(uid, token)
+    url = reverse("useraccounts:password_reset_confirm", args=[bad_uid, bad_token])
+    response = client.get(url)
+    assert response.status_code == 400
+    assert 'action="/accounts/password/reset/"' in response.content.decode()
+    signals.assert_once(
+        "password_reset_failed",
+        token_prefix=bad_token[:10],
+        error_type="invalid_token",
+        exception=PasswordResetError,
+        user=None,
+    )
+    account.refresh_from_db()
+    assert account.check_password(PASSWORD)
+
+
+def test_an_expired_link_is_refused(client, account, reset_link, signals, clock):
+    clock.advance(app_settings.PASSWORD_RESET_TIMEOUT_SECONDS + 1)
+    response = client.get(reset_link)
+    assert response.status_code == 400
+    assert "has expired" in response.content.decode()
+    signals.assert_once(
+        "password_reset_failed",
+        token_prefix=token_of(reset_link)[:10],
+        error_type="expired_token",
+        exception=PasswordResetError,
+        user=account,
+    )
+
+
+def test_the_link_can_expire_while_the_form_is_open(
+    client, account, reset_link, signals, clock, settings
+):
+    settings.USERACCOUNTS_PASSWORD_RESET_TIMEOUT_SECONDS = 600
+    form_url = client.get(reset_link)["Location"]
+    clock.advance(601)
+    response = client.post(form_url, new_password_data())
+    assert response.status_code == 400
+    assert signals.names() == ["password_reset_started", "password_reset_failed"]
+    assert signals.one("password_reset_failed")["error_type"] == "expired_token"
+    account.refresh_from_db()
+    assert account.check_password(PASSWORD)
+
+
+def test_the_form_without_a_link_is_refused(client, account, signals):
+    uid = "MQ"
+    response = client.post(
+        reverse("useraccounts:password_reset_confirm", args=[uid, "set-password"]),
+        new_password_data(),
+    )
+    assert response.status_code == 400
+    assert signals.one("password_reset_failed")["error_type"] == "invalid_token"
+    account.refresh_from_db()
+    assert account.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "text"),
+    [
+        (new_password_data("12345678"), "new_password1", "too common"),
+        (new_password_data(NEW, NEW + "!"), "new_password2", "Type the same password"),
+        (new_password_data("", ""), "new_password1", "required"),
+        (new_password_data("x\x00" * 5), "new_password1", "Null characters"),
+    ],
+)
+def test_a_refused_new_password_is_a_validation_error(
+    client, account, reset_link, signals, data, field, text
+):
+    form_url = client.get(reset_link)["Location"]
+    response = client.post(form_url, data)
+    assert response.status_code == 200
+    assert text in str(response.context["form"].errors[field])
+    signals.assert_once(
+        "password_reset_failed",
+        token_prefix=token_of(reset_link)[:10],
+        error_type="validation_error",
+        exception=Exception,
+        user=account,
+    )
+    account.refresh_from_db()
+    assert account.check_password(PASSWORD)
+    # The link still works for a second try.
+    assert client.post(form_url, new_password_data()).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_type"),
+    [("receiver", "unexpected_exception"), ("database", "repository_error")],
+)
+def test_a_failure_while_saving_rolls_back(
+    client, account, reset_link, signals, failure, error_type
+):
+    def receiver(**kwargs):
+        if failure == "receiver":
+            raise RuntimeError("receiver bug")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM useraccounts_no_such_table")
+
+    ua_signals.password_reset.connect(receiver, weak=False)
+    try:
+        form_url = client.get(reset_link)["Location"]
+        response = client.post(form_url, new_password_data())
+    finally:
+        ua_signals.password_reset.disconnect(receiver)
+    assert response.status_code == 200
+    assert "Something went wrong on our side" in response.content.decode()
+    assert signals.one("password_reset_failed")["error_type"] == error_type
+    account.refresh_from_db()
+    assert account.check_password(PASSWORD)
+
+
+def test_known_and_unknown_addresses_get_the_same_responses(account, mailoutbox, signals):
+    def story(email):
+        client = Client()
+        form = client.get(RESET)
+        posted = client.post(RESET, {"email": email})
+        done = client.get(posted["Location"])
+        csrf = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+        return [
+            (
+                r.status_code,
+                sorted((k, v) for k, v in r.items() if k != "Set-Cookie"),
+                csrf.sub(b"", r.content),
+            )
+            for r in (form, posted, done)
+        ]
+
+    assert story("bob@example.com") == story("nobody@example.com")
+    assert len(mailoutbox) == 1
+    failed = signals.assert_once(
+        "password_reset_request_failed",
+        email="nobody@example.com",
+        error_type="user_not_found",
+        exception=PasswordResetRequestError,
+    )
+    assert failed["exception"].code == "user_not_found"
+
+
+def test_no_email_for_inactive_or_unrecorded_secondary_addresses(client, mailoutbox, signals):
+    inactive = create_account("ina", "ina@example.com", is_active=False)
+    owner = create_account("own", "own@example.com")
+    EmailAddress.objects.create(user=owner, email="typo@example.com", verified=False)
+    for email in ("ina@example.com", "typo@example.com"):
+        assert request_reset(client, email).status_code == 302
+    assert mailoutbox == []
+    assert [k["error_type"] for k in signals.of("password_reset_request_failed")] == [
+        "user_not_found",
+        "user_not_found",
+    ]
+    assert inactive.pk
+
+
+def test_following_the_link_verifies_an_unverified_primary_address(client, mailoutbox, signals):
+    user = create_account(verified=False)
+    request_reset(client)
+    form_url = client.get(link_in(mailoutbox[0]))["Location"]
+    signals.clear()
+    client.post(form_url, new_password_data())
+    address = EmailAddress.objects.get()
+    assert address.verified and address.verified_at
+    signals.assert_once("email_confirmed", user=user, email_address=address)
+    assert login(client, "bob@example.com", NEW).status_code == 302
+
+
+def test_email_backend_down_shows_the_usual_page(client, account, settings, signals, caplog):
+    settings.EMAIL_BACKEND = "tests.backends.FailingEmailBackend"
+    caplog.set_level(logging.INFO)
+    response = request_reset(client)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("useraccounts:password_reset_done")
+    signals.assert_once(
+        "password_reset_request_failed",
+        email="bob@example.com",
+        error_type="email_send_failed",
+        exception=Exception,
+    )
+    assert "Could not send the password_reset email to bob@example.com" in caplog.text
+    assert "/password/reset/" not in caplog.text
+
+
+def test_a_failing_receiver_is_an_unexpected_exception(client, account, signals, raising_receiver):
+    raising_receiver(ua_signals.password_reset_request_processed, RuntimeError("receiver bug"))
+    assert request_reset(client).status_code == 302
+    assert signals.one("password_reset_request_failed")["error_type"] == "unexpected_exception"
+
+
+def test_reset_requests_are_rate_limited(client, account, settings, signals, clock, mailoutbox):
+    settings.USERACCOUNTS_RATE_LIMITS = {"reset_password": "2/15m/key"}
+    request_reset(client)
+    request_reset(client)
+    signals.clear()
+    limited = request_reset(client)
+    assert limited.status_code == 429
+    assert "Too many attempts" in limited.content.decode()
+    assert signals.one("password_reset_request_failed")["error_type"] == "rate_limited"
+    assert len(mailoutbox) == 2
+    clock.advance(900)
+    assert request_reset(client).status_code == 302
+    assert len(mailoutbox) == 3
+
+
+def test_other_sessions_end_after_a_reset(account, mailoutbox):
+    elsewhere = Client()
+    assert login(elsewhere, "bob@example.com", PASSWORD).status_code == 302
+    resetter = Client()
+    request_reset(resetter)
+    form_url = resetter.get(link_in(mailoutbox[0]))["Location"]
+    resetter.post(form_url, new_password_data())
+    page = elsewhere.get(reverse("useraccounts:password_change"))
+    assert page.status_code == 302 and "/accounts/login/" in page["Location"]
+
+
+def test_login_on_reset_when_the_setting_says_so(client, account, reset_link, settings, signals):
+    settings.USERACCOUNTS_LOGIN_ON_PASSWORD_RESET = True
+    form_url = client.get(reset_link)["Location"]
+    assert client.post(form_url, new_password_data()).status_code == 302
+    assert client.session["_auth_user_id"] == str(account.pk)
+    assert signals.names()[-1] == "user_logged_in"
+
+
+def test_an_account_without_a_password_can_reset(client, mailoutbox):
+    user = create_account()
+    user.set_unusable_password()
+    user.save()
+    request_reset(client)
+    form_url = client.get(link_in(mailoutbox[0]))["Location"]
+    client.post(form_url, new_password_data())
+    assert login(client, "bob@example.com", NEW).status_code == 302
+
+
+def test_manager_from_code(account, mailoutbox, signals):
+    manager = get_account_manager()
+    manager.request_password_reset(None, email="bob@example.com")
+    link = link_in(mailoutbox[0])
+    assert link.startswith("http://testserver/accounts/password/reset/")
+    uidb64, token = link.rstrip("/").rsplit("/", 2)[-2:]
+    user = manager.reset_password(None, uidb64=uidb64, token=token, new_password=NEW)
+    assert user == account and user.check_password(NEW)
+    signals.assert_once("password_reset", request=None, user=account)
+    with pytest.raises(PasswordResetError) as raised:
+        manager.reset_password(None, uidb64=uidb64, token=token, new_password=NEW)
+    assert raised.value.code == "invalid_token"
+    with pytest.raises(PasswordResetRequestError) as raised:
+        manager.request_password_reset(None, email="nobody@example.com")
+    assert raised.value.code == "user_not_found"
+    assert get_user_model().objects.count() == 1
