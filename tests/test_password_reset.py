@@ -162,7 +162,13 @@ def test_the_link_can_expire_while_the_form_is_open(
     response = client.post(form_url, new_password_data())
     assert response.status_code == 400
     assert signals.names() == ["password_reset_started", "password_reset_failed"]
-    assert signals.one("password_reset_failed")["error_type"] == "expired_token"
+    signals.assert_once(
+        "password_reset_failed",
+        token_prefix=token_of(reset_link)[:10],
+        error_type="expired_token",
+        exception=PasswordResetError,
+        user=account,
+    )
     account.refresh_from_db()
     assert account.check_password(PASSWORD)
 
@@ -174,7 +180,13 @@ def test_the_form_without_a_link_is_refused(client, account, signals):
         new_password_data(),
     )
     assert response.status_code == 400
-    assert signals.one("password_reset_failed")["error_type"] == "invalid_token"
+    signals.assert_once(
+        "password_reset_failed",
+        token_prefix="",
+        error_type="invalid_token",
+        exception=PasswordResetError,
+        user=None,
+    )
     account.refresh_from_db()
     assert account.check_password(PASSWORD)
 
@@ -229,7 +241,14 @@ def test_a_failure_while_saving_rolls_back(
         ua_signals.password_reset.disconnect(receiver)
     assert response.status_code == 200
     assert "Something went wrong on our side" in response.content.decode()
-    assert signals.one("password_reset_failed")["error_type"] == error_type
+    sent = signals.assert_once(
+        "password_reset_failed",
+        token_prefix=token_of(reset_link)[:10],
+        error_type=error_type,
+        exception=Exception,
+        user=account,
+    )
+    assert not isinstance(sent["exception"], PasswordResetError)  # the cause itself
     account.refresh_from_db()
     assert account.check_password(PASSWORD)
 
@@ -306,7 +325,12 @@ def test_email_backend_down_shows_the_usual_page(client, account, settings, sign
 def test_a_failing_receiver_is_an_unexpected_exception(client, account, signals, raising_receiver):
     raising_receiver(ua_signals.password_reset_request_processed, RuntimeError("receiver bug"))
     assert request_reset(client).status_code == 302
-    assert signals.one("password_reset_request_failed")["error_type"] == "unexpected_exception"
+    signals.assert_once(
+        "password_reset_request_failed",
+        email="bob@example.com",
+        error_type="unexpected_exception",
+        exception=RuntimeError,
+    )
 
 
 def test_reset_requests_are_rate_limited(client, account, settings, signals, clock, mailoutbox):
@@ -317,7 +341,12 @@ def test_reset_requests_are_rate_limited(client, account, settings, signals, clo
     limited = request_reset(client)
     assert limited.status_code == 429
     assert "Too many attempts" in limited.content.decode()
-    assert signals.one("password_reset_request_failed")["error_type"] == "rate_limited"
+    signals.assert_once(
+        "password_reset_request_failed",
+        email="bob@example.com",
+        error_type="rate_limited",
+        exception=Exception,
+    )
     assert len(mailoutbox) == 2
     clock.advance(900)
     assert request_reset(client).status_code == 302
