@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth import login as django_login
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 from django.db.models import OuterRef
+from django.http import HttpRequest
 
+from . import signals
 from .conf import app_settings
 from .models import EmailAddress, normalize_email, verified_exists
 from .users import has_username, username_field_name
@@ -52,3 +56,13 @@ class LoginMixin:
         backends = settings.AUTHENTICATION_BACKENDS
         model_backend = "django.contrib.auth.backends.ModelBackend"
         return model_backend if model_backend in backends else backends[0]
+
+    def login_user(
+        self, request: HttpRequest, user: AbstractBaseUser, *, remember: bool = False
+    ) -> None:
+        """Start the user's session under a new key and send ``user_logged_in``."""
+        with transaction.atomic():
+            django_login(request, user, backend=self.get_auth_backend())
+            # Without "remember", the cookie ends with the browser session.
+            request.session.set_expiry(settings.SESSION_COOKIE_AGE if remember else 0)
+            self._send(signals.user_logged_in, request, user=user)

@@ -40,7 +40,12 @@ DEFAULTS: dict[str, Any] = {
     "SITE_URL": None,
     "PASSWORD_RESET_TIMEOUT_SECONDS": None,
     "LOGIN_ON_PASSWORD_RESET": False,
+    "PROFILE_FIELDS": None,
+    "DELETE_MODE": "delete",
+    "MAX_EMAIL_ADDRESSES": 5,
 }
+
+DELETE_MODES = ("delete", "deactivate")
 
 
 class AppSettings:
@@ -140,10 +145,37 @@ class AppSettings:
     def LOGIN_ON_PASSWORD_RESET(self) -> bool:
         return bool(self._get("LOGIN_ON_PASSWORD_RESET"))
 
+    @property
+    def PROFILE_FIELDS(self) -> tuple[str, ...] | None:
+        """The user-model fields the account page edits; None: first and last name."""
+        value = self._get("PROFILE_FIELDS")
+        if value is None:
+            return None
+        if isinstance(value, str) or not all(isinstance(name, str) for name in value):
+            raise self._improper(
+                "PROFILE_FIELDS",
+                f"is {value!r}",
+                'Set it to a list of field names, e.g. ["first_name"].',
+            )
+        return tuple(value)
+
+    @property
+    def DELETE_MODE(self) -> str:
+        value = self._get("DELETE_MODE")
+        if value not in DELETE_MODES:
+            raise self._improper(
+                "DELETE_MODE", f"is {value!r}", 'Set it to "delete" (the default) or "deactivate".'
+            )
+        return value
+
+    @property
+    def MAX_EMAIL_ADDRESSES(self) -> int:
+        return self._positive_int("MAX_EMAIL_ADDRESSES")
+
     def _positive_int(self, name: str) -> int:
         value = self._get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise self._improper(name, f"is {value!r}", "Set it to a positive number of seconds.")
+            raise self._improper(name, f"is {value!r}", "Set it to a positive whole number.")
         return value
 
 

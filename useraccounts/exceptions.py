@@ -126,6 +126,40 @@ class PasswordChangeError(AccountError):
     }
 
 
+class UserUpdateError(AccountError):
+    """A profile update was refused; nothing was saved."""
+
+    messages = {"user_not_found": _("This account no longer exists.")}
+
+
+class UserDeletionError(AccountError):
+    """An account was not deleted."""
+
+    messages = {
+        "incorrect_password": _("That is not your password. Type it again to confirm."),
+        "user_not_found": _("This account no longer exists."),
+    }
+
+
+class EmailAddressError(AccountError):
+    """An email-address action of the ``email`` page was refused."""
+
+    messages = {
+        "already_yours": _("This address is already on your account."),
+        "address_taken": _("This address cannot be added."),
+        "limit_reached": _(
+            "You have as many addresses as an account may have. Remove one to add another."
+        ),
+        "not_yours": _("This address is not on your account."),
+        "is_primary": _("This is your primary address: make another one primary first."),
+        "last_verified": _(
+            "This is your only confirmed address: confirm another one before removing it."
+        ),
+        "not_verified": _("Confirm this address before making it your primary one."),
+        "already_verified": _("This address is already confirmed."),
+    }
+
+
 class EmailSendError(AccountError):
     """The email backend refused or failed to take a message."""
 

@@ -17,40 +17,36 @@ import functools
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
 from . import ratelimit, signals
+from .account import AccountMixin
 from .authentication import LoginMixin
 from .conf import app_settings
-from .confirmation import ConfirmationMixin
 from .exceptions import (
-    AccountError,
     AuthenticationError,
-    EmailVerificationError,
+    EmailAddressError,
     PasswordChangeError,
-    PasswordResetError,
     PasswordResetRequestError,
-    RegistrationError,
+    UserDeletionError,
 )
 from .models import EmailAddress, normalize_email
 from .passwords import PasswordsMixin
 from .registration import RegistrationMixin
-from .users import has_username
-
-TOKEN_PREFIX_LENGTH = 10
+from .users import display_name, has_username
 
 
-class AccountManager(RegistrationMixin, LoginMixin, ConfirmationMixin, PasswordsMixin):
+class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, PasswordsMixin):
     """The account operations of the app; subclass it to change one step.
 
     Override points a subclass is expected to use: :meth:`validate_password`,
@@ -71,46 +67,6 @@ class AccountManager(RegistrationMixin, LoginMixin, ConfirmationMixin, Passwords
         except Exception as exc:
             raise self._registration_failed(request, exc, username, email) from exc
         return self._register(request, username=username, email=email, password=password)
-
-    def register_user_from_form(self, request: HttpRequest | None, form: Any) -> AbstractBaseUser:
-        """Sign up from a bound signup form: its input errors are a failed signup too."""
-        username = str(form.data.get("username", "")) if has_username() else None
-        email = str(form.data.get("email", ""))
-        try:
-            self._send(signals.user_registration_started, request, username=username, email=email)
-            data = self._valid_form(form, RegistrationError)
-        except Exception as exc:
-            raise self._registration_failed(request, exc, username, email) from exc
-        return self._register(
-            request,
-            username=data.get("username"),
-            email=data["email"],
-            password=data["password1"],
-        )
-
-    def _registration_failed(self, request, exc, username, email) -> AccountError:
-        return self._fail(
-            request,
-            exc,
-            RegistrationError,
-            signals.user_registration_failed,
-            message_kwarg="error_message",
-            duplicate_is_invalid=True,
-            username=username,
-            email=email,
-        )
-
-    @sensitive_variables("password")
-    def _register(self, request, *, username, email, password) -> AbstractBaseUser:
-        try:
-            if request is not None:
-                ratelimit.consume("signup", request)
-            with transaction.atomic():
-                return self._create_user(
-                    request, username=username, email=email, password=password
-                )
-        except Exception as exc:
-            raise self._registration_failed(request, exc, username, email) from exc
 
     # --- email confirmation ---------------------------------------------------------------
 
@@ -139,53 +95,12 @@ class AccountManager(RegistrationMixin, LoginMixin, ConfirmationMixin, Passwords
             signup=signup,
         )
 
-    def resend_email_confirmation(self, request: HttpRequest | None, *, email: str) -> None:
-        """Send a fresh link if ``email`` is an unverified address; else do nothing.
-
-        The caller shows the same page either way, so the answer does not tell whether
-        the address has an account; for the same reason a send failure is logged (by the
-        send path), not raised.
-        """
-        email = normalize_email(str(email))
-        ratelimit.consume("confirm_email", request, key=email)
-        address = (
-            EmailAddress.objects.select_related("user").filter(email=email, verified=False).first()
-        )
-        if address is None:
-            return
-        try:
-            with transaction.atomic():
-                self.send_email_confirmation(request, address)
-        except AccountError:
-            pass
-
-    def _verification_failed(self, request, exc: Exception, token: str) -> AccountError:
-        return self._fail(
-            request,
-            exc,
-            EmailVerificationError,
-            signals.user_email_verification_failed,
-            token_prefix=token[:TOKEN_PREFIX_LENGTH],
-            user=exc.user if isinstance(exc, EmailVerificationError) else None,
-        )
-
-    def check_email_confirmation(self, request: HttpRequest | None, token: str) -> EmailAddress:
-        """The address a confirmation token is for, changing nothing (for GET)."""
-        try:
-            return self._address_for_token(token)
-        except Exception as exc:
-            raise self._verification_failed(request, exc, token) from exc
-
     def verify_email(self, request: HttpRequest | None, token: str) -> EmailAddress:
         """Mark the token's address verified; the token cannot be used again."""
         try:
             with transaction.atomic():
                 address = self._address_for_token(token, for_update=True)
-                address.verified, address.verified_at = True, timezone.now()
-                address.save(update_fields=["verified", "verified_at"])
-                self._send(
-                    signals.email_confirmed, request, user=address.user, email_address=address
-                )
+                self.mark_email_verified(request, address)
         except Exception as exc:
             raise self._verification_failed(request, exc, token) from exc
         return address
@@ -232,16 +147,6 @@ class AccountManager(RegistrationMixin, LoginMixin, ConfirmationMixin, Passwords
             ) from exc
         return user
 
-    def login_user(
-        self, request: HttpRequest, user: AbstractBaseUser, *, remember: bool = False
-    ) -> None:
-        """Start the user's session under a new key and send ``user_logged_in``."""
-        with transaction.atomic():
-            django_login(request, user, backend=self.get_auth_backend())
-            # Without "remember", the cookie ends with the browser session.
-            request.session.set_expiry(settings.SESSION_COOKIE_AGE if remember else 0)
-            self._send(signals.user_logged_in, request, user=user)
-
     def logout_user(self, request: HttpRequest) -> None:
         """End the session; ``user_logged_out`` only if someone was logged in."""
         user = getattr(request, "user", None)
@@ -279,59 +184,12 @@ class AccountManager(RegistrationMixin, LoginMixin, ConfirmationMixin, Passwords
                 email=email,
             ) from exc
 
-    def check_password_reset_link(
-        self, request: HttpRequest | None, *, uidb64: str, token: str
-    ) -> AbstractBaseUser:
-        """The user a reset link is for, changing nothing (for GET)."""
-        try:
-            return self._user_for_reset(uidb64, token)[0]
-        except Exception as exc:
-            raise self._reset_failed(request, exc, token, None) from exc
-
     @sensitive_variables("new_password")
     def reset_password(
         self, request: HttpRequest | None, *, uidb64: str, token: str, new_password: str
     ) -> AbstractBaseUser:
         """Set a new password through a reset link; the link then stops working."""
         return self._reset_password(request, uidb64, token, lambda: new_password)
-
-    def reset_password_from_form(
-        self, request: HttpRequest | None, *, uidb64: str, token: str, form: Any
-    ) -> AbstractBaseUser:
-        """Reset from a bound new-password form: its input errors are a failed reset too."""
-        return self._reset_password(
-            request,
-            uidb64,
-            token,
-            lambda: self._valid_form(form, PasswordResetError)["new_password1"],
-        )
-
-    def _reset_password(self, request, uidb64, token, new_password) -> AbstractBaseUser:
-        user = None
-        try:
-            self._send(
-                signals.password_reset_started, request, token_prefix=token[:TOKEN_PREFIX_LENGTH]
-            )
-            with transaction.atomic():
-                user, address_id = self._user_for_reset(uidb64, token, for_update=True)
-                self._store_password(request, user, new_password())
-                self._verify_reset_address(request, user, address_id)
-                self._send(signals.password_reset, request, user=user)
-        except Exception as exc:
-            raise self._reset_failed(request, exc, token, user) from exc
-        return user
-
-    def _reset_failed(self, request, exc, token, user) -> AccountError:
-        if user is None and isinstance(exc, PasswordResetError):
-            user = exc.user
-        return self._fail(
-            request,
-            exc,
-            PasswordResetError,
-            signals.password_reset_failed,
-            token_prefix=token[:TOKEN_PREFIX_LENGTH],
-            user=user,
-        )
 
     @sensitive_variables("old_password", "new_password")
     def change_password(
@@ -359,20 +217,118 @@ class AccountManager(RegistrationMixin, LoginMixin, ConfirmationMixin, Passwords
             raise self._fail(request, exc, PasswordChangeError, None) from exc
         self._keep_session(request, user)
 
-    @sensitive_variables("new_password")
-    def set_password(
-        self, request: HttpRequest | None, user: AbstractBaseUser, *, new_password: str
+    # --- the account and its addresses -----------------------------------------------------
+
+    def update_user(
+        self, request: HttpRequest | None, user: AbstractBaseUser, data: dict[str, Any]
+    ) -> AbstractBaseUser:
+        """Save profile fields (``USERACCOUNTS_PROFILE_FIELDS``), validated by the model."""
+        return self._update(request, user, data, self.get_profile_fields())
+
+    @sensitive_variables("password")
+    def delete_user(
+        self, request: HttpRequest | None, user: AbstractBaseUser, *, password: str
     ) -> None:
-        """Give a password to an account that has none (e.g. one made in the admin)."""
+        """Delete the account and its addresses (or deactivate it, per
+        ``USERACCOUNTS_DELETE_MODE``) once the password is confirmed; then log out."""
+        user_id, username = user.pk, display_name(user)
         try:
-            if user.has_usable_password():
-                raise PasswordChangeError(code="password_exists")
+            self._send(signals.user_deletion_started, request, user_id=user_id)
             with transaction.atomic():
-                self._store_password(request, user, new_password)
-                self._send(signals.password_set, request, user=user)
+                current = self._locked_user(user, UserDeletionError)
+                if not self._check_password(request, current, password):
+                    raise UserDeletionError(
+                        code="incorrect_password",
+                        field_errors={
+                            "password": [UserDeletionError.messages["incorrect_password"]]
+                        },
+                    )
+                if app_settings.DELETE_MODE == "deactivate":
+                    current.is_active = False
+                    current.save(update_fields=["is_active"])
+                else:
+                    current.delete()  # its EmailAddress rows go with it (CASCADE)
+                self._send(signals.user_deleted, request, user_id=user_id, username=username)
         except Exception as exc:
-            raise self._fail(request, exc, PasswordChangeError, None) from exc
-        self._keep_session(request, user)
+            raise self._fail(
+                request,
+                exc,
+                UserDeletionError,
+                signals.user_deletion_failed,
+                user_id=user_id,
+                username=username,
+            ) from exc
+        if request is not None and getattr(request, "user", None) == user:
+            request.session.flush()
+            request.user = AnonymousUser()
+
+    def add_email(
+        self, request: HttpRequest | None, user: AbstractBaseUser, email: str
+    ) -> EmailAddress:
+        """Add an unverified address and email it a confirmation link."""
+        email = normalize_email(str(email))
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise EmailAddressError(
+                code="validation_error", field_errors={"email": exc.messages}
+            ) from exc
+        ratelimit.consume("confirm_email", request, key=email)
+        try:
+            with transaction.atomic():
+                self._check_can_add(user, email)
+                address = EmailAddress.objects.create(user=user, email=email)
+                self.send_email_confirmation(request, address)
+                self._send(signals.email_added, request, user=user, email_address=address)
+        except IntegrityError as exc:  # added to another account at the same moment
+            raise EmailAddressError(code="address_taken") from exc
+        return address
+
+    def remove_email(
+        self,
+        request: HttpRequest | None,
+        user: AbstractBaseUser,
+        email_address: EmailAddress | str,
+    ) -> None:
+        """Remove an address: never the primary one, never the last verified one."""
+        with transaction.atomic():
+            address = self._own_address(user, email_address)
+            self._check_can_remove(user, address)
+            address.delete()
+            self._send(signals.email_removed, request, user=user, email_address=address)
+
+    def set_primary_email(
+        self,
+        request: HttpRequest | None,
+        user: AbstractBaseUser,
+        email_address: EmailAddress | str,
+    ) -> None:
+        """Make a verified address the primary one; the user model's email follows."""
+        with transaction.atomic():
+            address = self._own_address(user, email_address)
+            if not address.verified:
+                raise EmailAddressError(code="not_verified")
+            if address.primary:
+                return
+            previous = (
+                EmailAddress.objects.select_for_update()
+                .filter(user_id=user.pk, primary=True)
+                .first()
+            )
+            if previous is not None:  # one primary per user: the constraint checks each save
+                previous.primary = False
+                previous.save(update_fields=["primary"])
+            address.primary = True
+            address.save(update_fields=["primary"])
+            setattr(user, user.get_email_field_name(), address.email)
+            user.save(update_fields=[user.get_email_field_name()])
+            self._send(
+                signals.email_changed,
+                request,
+                user=user,
+                from_email_address=previous,
+                to_email_address=address,
+            )
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL``."""

@@ -3,6 +3,8 @@ resetting one by an emailed link."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model, password_validation, update_session_auth_hash
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import check_password, identify_hasher, is_password_usable
@@ -10,22 +12,22 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
 
 from . import signals
 from .conf import app_settings
+from .confirmation import ConfirmationMixin
 from .emails import MailMixin
-from .exceptions import PasswordResetError
+from .exceptions import AccountError, PasswordChangeError, PasswordResetError
 from .models import EmailAddress
 from .operations import OperationsMixin, PasswordError
-from .tokens import TokenState, password_reset_token_generator
+from .tokens import TOKEN_PREFIX_LENGTH, TokenState, password_reset_token_generator
 from .users import has_username, username_field_name
 
 
-class PasswordsMixin(MailMixin, OperationsMixin):
+class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
     """Every password this app stores or checks goes through here."""
 
     reset_token_generator = password_reset_token_generator
@@ -160,11 +162,70 @@ class PasswordsMixin(MailMixin, OperationsMixin):
     ) -> None:
         """Following the link proved the user reads the address it was sent to."""
         address = EmailAddress.objects.filter(pk=address_id, user=user, verified=False).first()
-        if address is None:
-            return
-        address.verified, address.verified_at = True, timezone.now()
-        address.save(update_fields=["verified", "verified_at"])
-        self._send(signals.email_confirmed, request, user=user, email_address=address)
+        if address is not None:
+            address.user = user
+            self.mark_email_verified(request, address)
+
+    def check_password_reset_link(
+        self, request: HttpRequest | None, *, uidb64: str, token: str
+    ) -> AbstractBaseUser:
+        """The user a reset link is for, changing nothing (for GET)."""
+        try:
+            return self._user_for_reset(uidb64, token)[0]
+        except Exception as exc:
+            raise self._reset_failed(request, exc, token, None) from exc
+
+    def reset_password_from_form(
+        self, request: HttpRequest | None, *, uidb64: str, token: str, form: Any
+    ) -> AbstractBaseUser:
+        """Reset from a bound new-password form: its input errors are a failed reset too."""
+        return self._reset_password(
+            request,
+            uidb64,
+            token,
+            lambda: self._valid_form(form, PasswordResetError)["new_password1"],
+        )
+
+    def _reset_password(self, request, uidb64, token, new_password) -> AbstractBaseUser:
+        user = None
+        try:
+            self._send(
+                signals.password_reset_started, request, token_prefix=token[:TOKEN_PREFIX_LENGTH]
+            )
+            with transaction.atomic():
+                user, address_id = self._user_for_reset(uidb64, token, for_update=True)
+                self._store_password(request, user, new_password())
+                self._verify_reset_address(request, user, address_id)
+                self._send(signals.password_reset, request, user=user)
+        except Exception as exc:
+            raise self._reset_failed(request, exc, token, user) from exc
+        return user
+
+    def _reset_failed(self, request, exc, token, user) -> AccountError:
+        if user is None and isinstance(exc, PasswordResetError):
+            user = exc.user
+        return self._fail(
+            request,
+            exc,
+            PasswordResetError,
+            signals.password_reset_failed,
+            token_prefix=token[:TOKEN_PREFIX_LENGTH],
+            user=user,
+        )
+
+    def set_password(
+        self, request: HttpRequest | None, user: AbstractBaseUser, *, new_password: str
+    ) -> None:
+        """Give a password to an account that has none (e.g. one made in the admin)."""
+        try:
+            if user.has_usable_password():
+                raise PasswordChangeError(code="password_exists")
+            with transaction.atomic():
+                self._store_password(request, user, new_password)
+                self._send(signals.password_set, request, user=user)
+        except Exception as exc:
+            raise self._fail(request, exc, PasswordChangeError, None) from exc
+        self._keep_session(request, user)
 
 
 def _hasher_known(encoded: str) -> bool:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import signals
+from . import ratelimit, signals
 from .conf import app_settings
+from .exceptions import AccountError, RegistrationError
 from .models import EmailAddress, normalize_email
 from .passwords import PasswordsMixin
 from .users import has_username
@@ -98,3 +103,42 @@ class RegistrationMixin(PasswordsMixin):
             self.send_email_confirmation(request, address, signup=True)
         self._send(signals.user_signed_up, request, user=user)
         return user
+
+    def register_user_from_form(self, request: HttpRequest | None, form: Any) -> AbstractBaseUser:
+        """Sign up from a bound signup form: its input errors are a failed signup too."""
+        username = str(form.data.get("username", "")) if has_username() else None
+        email = str(form.data.get("email", ""))
+        try:
+            self._send(signals.user_registration_started, request, username=username, email=email)
+            data = self._valid_form(form, RegistrationError)
+        except Exception as exc:
+            raise self._registration_failed(request, exc, username, email) from exc
+        return self._register(
+            request,
+            username=data.get("username"),
+            email=data["email"],
+            password=data["password1"],
+        )
+
+    def _registration_failed(self, request, exc, username, email) -> AccountError:
+        return self._fail(
+            request,
+            exc,
+            RegistrationError,
+            signals.user_registration_failed,
+            message_kwarg="error_message",
+            duplicate_is_invalid=True,
+            username=username,
+            email=email,
+        )
+
+    def _register(self, request, *, username, email, password) -> AbstractBaseUser:
+        try:
+            if request is not None:
+                ratelimit.consume("signup", request)
+            with transaction.atomic():
+                return self._create_user(
+                    request, username=username, email=email, password=password
+                )
+        except Exception as exc:
+            raise self._registration_failed(request, exc, username, email) from exc

@@ -19,6 +19,9 @@ from django.utils.http import base36_to_int, int_to_base36
 
 from .conf import app_settings
 
+#: Signals and logs carry this many characters of a token, never more.
+TOKEN_PREFIX_LENGTH = 10
+
 #: No genuine token is longer; anything longer is refused before any work.
 MAX_TOKEN_LENGTH = 100
 

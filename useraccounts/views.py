@@ -26,7 +26,8 @@ from django.views.generic import FormView, TemplateView
 from .conf import app_settings
 from .exceptions import AccountError, RateLimited
 from .forms import EmailForm, LoginForm, PasswordChangeForm, SetPasswordForm, SignupForm
-from .manager import TOKEN_PREFIX_LENGTH, AccountManager, get_account_manager, safe_next_url
+from .manager import AccountManager, get_account_manager, safe_next_url
+from .tokens import TOKEN_PREFIX_LENGTH
 
 logger = logging.getLogger("useraccounts")
 protected = [sensitive_post_parameters(), csrf_protect, never_cache]
