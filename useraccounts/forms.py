@@ -116,3 +116,9 @@ class EmailForm(forms.Form):
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+
+
+class PasswordConfirmForm(forms.Form):
+    """The current password, to confirm an action that cannot be undone."""
+
+    password = password_field(_("Your password"), "current-password")

@@ -156,16 +156,20 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, PasswordsMixin
 
     # --- passwords --------------------------------------------------------------------
 
-    def request_password_reset(self, request: HttpRequest | None, *, email: str) -> None:
+    def request_password_reset(
+        self, request: HttpRequest | None, *, email: str, rate_limit: bool = True
+    ) -> None:
         """Email a reset link to the account that has ``email``, if there is one.
 
         Raises on every failure (``user_not_found`` included) so code knows what
         happened; the view shows the same page for all of them but a rate limit.
+        ``rate_limit=False`` is for staff acting on many users (the admin action).
         """
         try:
             self._send(signals.password_reset_request_started, request, email=email)
             normalized = normalize_email(str(email))
-            ratelimit.consume("reset_password", request, key=normalized)
+            if rate_limit:
+                ratelimit.consume("reset_password", request, key=normalized)
             with transaction.atomic():
                 found = self.find_reset_recipient(normalized)
                 if found is None:

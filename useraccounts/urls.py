@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import account_views, password_views, views
 
 app_name = "useraccounts"
 
@@ -17,24 +17,29 @@ urlpatterns = [
         name="resend_confirmation",
     ),
     path("confirm-email/<str:token>/", views.ConfirmEmailView.as_view(), name="confirm_email"),
-    path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/", password_views.PasswordResetView.as_view(), name="password_reset"),
     path(
-        "password/reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"
+        "password/reset/done/",
+        password_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
     ),
     path(
         "password/reset/complete/",
-        views.PasswordResetCompleteView.as_view(),
+        password_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
     path(
         "password/reset/<uidb64>/<token>/",
-        views.PasswordResetConfirmView.as_view(),
+        password_views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
-    path("password/change/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/", password_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/change/done/",
-        views.PasswordChangeDoneView.as_view(),
+        password_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("account/", account_views.AccountView.as_view(), name="account"),
+    path("account/delete/", account_views.AccountDeleteView.as_view(), name="account_delete"),
+    path("email/", account_views.EmailView.as_view(), name="email"),
 ]

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -25,7 +24,7 @@ from django.views.generic import FormView, TemplateView
 
 from .conf import app_settings
 from .exceptions import AccountError, RateLimited
-from .forms import EmailForm, LoginForm, PasswordChangeForm, SetPasswordForm, SignupForm
+from .forms import EmailForm, LoginForm, SignupForm
 from .manager import AccountManager, get_account_manager, safe_next_url
 from .tokens import TOKEN_PREFIX_LENGTH
 
@@ -202,117 +201,3 @@ class ResendConfirmationView(AccountViewMixin, FormView):
         except AccountError as error:
             return self.account_error(form, error)
         return HttpResponseRedirect(self.get_success_url())
-
-
-@method_decorator(protected, name="dispatch")
-class PasswordResetView(AccountViewMixin, FormView):
-    """Ask for a reset link. Known or unknown address, the next page is the same."""
-
-    form_class = EmailForm
-    template_name = "useraccounts/password_reset.html"
-    success_url = reverse_lazy("useraccounts:password_reset_done")
-
-    def form_valid(self, form: EmailForm) -> HttpResponse:
-        try:
-            self.manager.request_password_reset(self.request, email=form.cleaned_data["email"])
-        except RateLimited as error:
-            return self.rate_limited(error)
-        except AccountError:
-            pass  # unknown address or failed send: signalled and logged, never shown
-        return HttpResponseRedirect(self.get_success_url())
-
-
-class PasswordResetDoneView(TemplateView):
-    template_name = "useraccounts/password_reset_done.html"
-
-
-@method_decorator(protected, name="dispatch")
-class PasswordResetConfirmView(AccountViewMixin, FormView):
-    """The emailed link. As Django's own view does, it moves the token into the session
-    and redirects, so the token never leaks through the Referer header of the form page.
-    """
-
-    form_class = SetPasswordForm
-    template_name = "useraccounts/password_reset_confirm.html"
-    invalid_template_name = "useraccounts/password_reset_invalid.html"
-    success_url = reverse_lazy("useraccounts:password_reset_complete")
-    reset_url_token = "set-password"  # noqa: S105 (a URL segment, not a secret)
-    session_key = "_useraccounts_reset_token"
-    error_field_map = {"password": "new_password1"}
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.uidb64, token = kwargs["uidb64"], kwargs["token"]
-        if token != self.reset_url_token:
-            try:
-                self.manager.check_password_reset_link(request, uidb64=self.uidb64, token=token)
-            except AccountError as error:
-                return self.bad_link(error, token)
-            request.session[self.session_key] = token
-            return redirect(request.path.replace(token, self.reset_url_token))
-        self.token = request.session.get(self.session_key, "")
-        return super().dispatch(request, *args, **kwargs)
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            self.manager.check_password_reset_link(request, uidb64=self.uidb64, token=self.token)
-        except AccountError as error:
-            return self.bad_link(error, self.token)
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        form = self.get_form()
-        try:
-            user = self.manager.reset_password_from_form(
-                request, uidb64=self.uidb64, token=self.token, form=form
-            )
-        except AccountError as error:
-            if error.code in ("invalid_token", "expired_token"):
-                return self.bad_link(error, self.token)
-            return self.account_error(form, error)
-        del request.session[self.session_key]
-        if app_settings.LOGIN_ON_PASSWORD_RESET:
-            self.manager.login_user(request, user)
-        return HttpResponseRedirect(self.get_success_url())
-
-    def bad_link(self, error: AccountError, token: str) -> HttpResponse:
-        self.request.session.pop(self.session_key, None)
-        return super().bad_link(error, token)
-
-
-class PasswordResetCompleteView(TemplateView):
-    template_name = "useraccounts/password_reset_complete.html"
-
-
-@method_decorator(protected, name="dispatch")
-class PasswordChangeView(LoginRequiredMixin, AccountViewMixin, FormView):
-    """Change the password, or set one on an account that has none (made in the admin,
-    say). The user stays logged in here; every other session of theirs ends."""
-
-    template_name = "useraccounts/password_change.html"
-    success_url = reverse_lazy("useraccounts:password_change_done")
-    error_field_map = {"password": "new_password1"}
-
-    def get_form_class(self) -> type[SetPasswordForm]:
-        if self.request.user.has_usable_password():
-            return PasswordChangeForm
-        return SetPasswordForm
-
-    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
-        data, user = form.cleaned_data, self.request.user
-        try:
-            if "old_password" in data:
-                self.manager.change_password(
-                    self.request,
-                    user,
-                    old_password=data["old_password"],
-                    new_password=data["new_password1"],
-                )
-            else:
-                self.manager.set_password(self.request, user, new_password=data["new_password1"])
-        except AccountError as error:
-            return self.account_error(form, error)
-        return HttpResponseRedirect(self.get_success_url())
-
-
-class PasswordChangeDoneView(LoginRequiredMixin, TemplateView):
-    template_name = "useraccounts/password_change_done.html"
