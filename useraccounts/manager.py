@@ -13,6 +13,7 @@ the failure signal, then an :class:`~useraccounts.exceptions.AccountError` whose
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -298,8 +299,9 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, PasswordsMixin
         with transaction.atomic():
             address = self._own_address(user, email_address)
             self._check_can_remove(user, address)
+            removed = copy.copy(address)  # delete() clears the pk; receivers get it whole
             address.delete()
-            self._send(signals.email_removed, request, user=user, email_address=address)
+            self._send(signals.email_removed, request, user=user, email_address=removed)
 
     def set_primary_email(
         self,

@@ -1,0 +1,98 @@
+"""Operators' commands: confirm one address; bring in users from before the install."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD, create_account, link_in
+from useraccounts.models import EmailAddress
+from useraccounts.users import has_username
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def legacy_user(name, email):
+    """A user made before useraccounts was installed: no EmailAddress row."""
+    User = get_user_model()
+    fields = {"email": email, "password": PASSWORD}
+    if has_username():
+        fields["username"] = name
+    return User.objects.create_user(**fields)
+
+
+def test_verify_email(signals):
+    user = create_account(verified=False)
+    assert "bob@example.com (" in run("useraccounts_verify_email", "BOB@example.com")
+    address = EmailAddress.objects.get()
+    assert address.verified
+    signals.assert_once("email_confirmed", request=None, user=user, email_address=address)
+    assert "was already verified" in run("useraccounts_verify_email", "bob@example.com")
+    assert len(signals.of("email_confirmed")) == 1
+
+
+def test_verify_email_of_an_unknown_address():
+    with pytest.raises(CommandError, match=r"No account has the address nobody@example\.com"):
+        run("useraccounts_verify_email", "nobody@example.com")
+
+
+def test_users_from_before_the_install_log_in_and_reset_after_sync(mailoutbox):
+    old = legacy_user("olga", "Olga@Example.com")
+    legacy_user("nomail", "")
+    client = Client()
+    login = {"login": "olga@example.com", "password": PASSWORD}
+    if has_username():  # without a row the email is unknown (the username still works)
+        assert client.post(reverse("useraccounts:login"), login).status_code == 200
+
+    out = run("useraccounts_sync_emails")
+    assert "Created 1 address row(s)." in out
+    assert "Skipped 1 user(s) whose email is empty" in out
+    address = EmailAddress.objects.get()
+    assert (address.user, address.email, address.primary, address.verified) == (
+        old,
+        "olga@example.com",
+        True,
+        True,
+    )
+    assert client.post(reverse("useraccounts:login"), login).status_code == 302
+    client.logout()
+    client.post(reverse("useraccounts:password_reset"), {"email": "olga@example.com"})
+    form_url = client.get(link_in(mailoutbox[0]))["Location"]
+    new = "a brand new passphrase"
+    client.post(form_url, {"new_password1": new, "new_password2": new})
+    old.refresh_from_db()
+    assert old.check_password(new)
+
+
+def test_sync_is_idempotent_and_skips_taken_addresses():
+    create_account("bob", "bob@example.com")
+    legacy_user("first", "same@example.com")
+    if has_username():  # a custom model with a unique email cannot have this clash
+        legacy_user("second", "SAME@example.com")
+    out = run("useraccounts_sync_emails")
+    assert "Created 1 address row(s)." in out
+    if has_username():
+        assert "Skipped 1 user(s) whose address another account already has" in out
+    assert EmailAddress.objects.count() == 2
+    again = run("useraccounts_sync_emails")
+    assert "Created 0 address row(s)." in again
+    assert EmailAddress.objects.count() == 2
+
+
+def test_sync_unverified_leaves_confirmation_to_the_users():
+    legacy_user("olga", "olga@example.com")
+    run("useraccounts_sync_emails", "--unverified")
+    assert not EmailAddress.objects.get().verified
+    response = Client().post(
+        reverse("useraccounts:login"), {"login": "olga@example.com", "password": PASSWORD}
+    )
+    assert "Confirm your email address" in response.content.decode()
