@@ -162,13 +162,32 @@ def test_deactivate_mode_keeps_the_rows(logged_in, account, settings, signals):
     assert "This account is inactive" in response.content.decode()
 
 
-def test_a_failing_receiver_rolls_the_deletion_back(logged_in, account, signals, raising_receiver):
-    raising_receiver(ua_signals.user_deleted, RuntimeError("receiver bug"))
-    response = logged_in.post(DELETE, {"password": PASSWORD})
+@pytest.mark.parametrize(
+    ("failure", "error_type"), [("raise", "unexpected_exception"), ("sql", "repository_error")]
+)
+def test_a_failure_while_deleting_rolls_back(logged_in, account, signals, failure, error_type):
+    def receiver(**kwargs):
+        if failure == "raise":
+            raise RuntimeError("receiver bug")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM useraccounts_no_such_table")
+
+    ua_signals.user_deleted.connect(receiver, weak=False)
+    try:
+        response = logged_in.post(DELETE, {"password": PASSWORD})
+    finally:
+        ua_signals.user_deleted.disconnect(receiver)
     assert "Something went wrong on our side" in response.content.decode()
-    assert signals.one("user_deletion_failed")["error_type"] == "unexpected_exception"
+    signals.assert_once(
+        "user_deletion_failed",
+        user_id=account.pk,
+        username=account.get_username(),
+        error_type=error_type,
+        exception=Exception,
+    )
     assert get_user_model().objects.filter(pk=account.pk).exists()
     assert EmailAddress.objects.filter(user=account).exists()
+    assert "_auth_user_id" in logged_in.session
 
 
 def test_deleting_a_deleted_user_is_user_not_found(account, signals):
