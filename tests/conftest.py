@@ -192,3 +192,25 @@ def pytest_report_header(config):
 
     db = settings.DATABASES["default"]
     return f"database: {db['ENGINE'].rsplit('.', 1)[1]}, user model: {settings.AUTH_USER_MODEL}"
+
+
+CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+UNSEEN_HEADERS = ("Set-Cookie", "Expires", "Content-Length")
+
+
+def visible(responses, *, typed: str = "") -> list:
+    """What a visitor can tell apart in responses: status, headers and body, without the
+    CSRF token (new for every page), the Expires time (this very second) and what the
+    visitor typed (``typed``, echoed back into a form)."""
+    seen = []
+    for response in responses:
+        body = CSRF_INPUT.sub(b"", response.content)
+        if typed:
+            body = body.replace(typed.encode(), b"<typed>")
+        headers = sorted(
+            (k, v)
+            for k, v in response.items()
+            if k not in ("Set-Cookie", "Expires", "Content-Length")
+        )
+        seen.append((response.status_code, headers, body))
+    return seen

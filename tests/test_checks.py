@@ -7,9 +7,20 @@ from django.test import override_settings
 
 from useraccounts.conf import app_settings
 
+PRODUCTION = {
+    "DEBUG": False,
+    "CACHES": {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379",
+        }
+    },
+    "EMAIL_BACKEND": "anymail.backends.test.EmailBackend",
+}
+
 
 def messages(**settings):
-    with override_settings(**settings):
+    with override_settings(**{**PRODUCTION, **settings}):
         return {m.id: m for m in checks.run_checks() if m.id.startswith("useraccounts.")}
 
 
@@ -45,6 +56,30 @@ def test_argon2_not_first_is_a_warning():
     assert "Argon2" in found["useraccounts.W001"].hint
     argon_first = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
     assert "useraccounts.W001" not in messages(PASSWORD_HASHERS=argon_first)
+
+
+@pytest.mark.parametrize(
+    ("backend", "text"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", "counts per process"),
+        ("django.core.cache.backends.dummy.DummyCache", "no counts at all"),
+    ],
+)
+def test_a_per_process_cache_for_rate_limits_is_a_warning(backend, text):
+    found = messages(CACHES={"default": {"BACKEND": backend}})
+    assert text in found["useraccounts.W002"].msg
+    assert "useraccounts.W002" not in messages(
+        CACHES={"default": {"BACKEND": backend}}, USERACCOUNTS_RATE_LIMITS=False
+    )
+    assert "useraccounts.W002" not in messages(
+        CACHES={"default": {"BACKEND": backend}}, DEBUG=True
+    )
+
+
+def test_a_development_email_backend_is_a_warning():
+    console = "django.core.mail.backends.console.EmailBackend"
+    assert "useraccounts.W003" in messages(EMAIL_BACKEND=console)
+    assert "useraccounts.W003" not in messages(EMAIL_BACKEND=console, DEBUG=True)
 
 
 def test_settings_are_read_when_used():

@@ -5,9 +5,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import PASSWORD, create_account, link_in
+from tests.conftest import PASSWORD, create_account, link_in, visible
 from tests.test_story import signup_data
 from useraccounts import signals as ua_signals
 from useraccounts.exceptions import RegistrationError
@@ -86,7 +87,49 @@ def test_password_similar_to_the_email_is_refused(client, signals):
     assert_nothing_saved()
 
 
-def test_an_address_already_registered_is_refused(client, signals):
+def signup_story(data):
+    """What a visitor sees of a signup: the form, the POST, the page it leads to."""
+    client = Client()
+    pages = [client.get(SIGNUP), client.post(SIGNUP, data)]
+    if pages[-1].status_code == 302:
+        pages.append(client.get(pages[-1]["Location"]))
+    return visible(pages, typed=data["email"])
+
+
+def test_a_taken_address_looks_like_a_fresh_signup(signals, mailoutbox):
+    owner = create_account("bob", "alice@example.com")
+    taken = signup_story(signup_data(email="ALICE@example.com"))
+    fresh = signup_story(signup_data(username="fresh", email="fresh@example.com"))
+    assert taken == fresh
+    assert get_user_model().objects.filter(email="alice@example.com").get() == owner
+    notice = mailoutbox[0]
+    assert notice.to == ["alice@example.com"]
+    assert notice.tags == ["useraccounts", "account_exists"]
+    assert link_in(notice) == "http://testserver/accounts/password/reset/"
+    failed = signals.of("user_registration_failed")[0]
+    assert (
+        failed["error_type"] == "validation_error" and "already exists" in failed["error_message"]
+    )
+
+
+def test_a_taken_address_with_other_errors_shows_only_those(signals):
+    create_account("bob", "alice@example.com")
+    weak = {"password1": "12345678", "password2": "12345678"}
+    taken = signup_story(signup_data(email="alice@example.com", **weak))
+    fresh = signup_story(signup_data(email="fresh@example.com", **weak))
+    assert taken == fresh
+    assert b"already exists" not in taken[1][2]
+
+
+@pytest.mark.parametrize(
+    "settings_change",
+    [{"USERACCOUNTS_PREVENT_ENUMERATION": False}, {"USERACCOUNTS_EMAIL_VERIFICATION": "optional"}],
+)
+def test_without_enumeration_prevention_a_taken_address_is_refused(
+    client, signals, settings, settings_change
+):
+    for name, value in settings_change.items():
+        setattr(settings, name, value)
     create_account("bob", "alice@example.com")
     response = client.post(SIGNUP, signup_data(email="ALICE@example.com"))
     assert response.status_code == 200

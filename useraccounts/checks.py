@@ -90,3 +90,53 @@ def check_password_hashers(app_configs=None, **kwargs) -> list[checks.CheckMessa
             )
         ]
     return []
+
+
+PER_PROCESS_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "keeps counts per process",
+    "django.core.cache.backends.dummy.DummyCache": "keeps no counts at all",
+}
+DEVELOPMENT_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+
+
+@checks.register(checks.Tags.security, deploy=False)
+def check_deployment(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Outside DEBUG: rate limits need a shared cache, and mail must really go out."""
+    if settings.DEBUG:
+        return []
+    warnings = []
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend in PER_PROCESS_CACHES and _rate_limits_on():
+        warnings.append(
+            checks.Warning(
+                f"Rate limits are counted in the default cache, {backend}, which "
+                f"{PER_PROCESS_CACHES[backend]}: with several processes or servers an "
+                "attacker gets each one's allowance.",
+                hint="Use a shared cache for CACHES['default'] (Redis or Memcached), or "
+                "turn limits off with USERACCOUNTS_RATE_LIMITS = False if something "
+                "else enforces them.",
+                id="useraccounts.W002",
+            )
+        )
+    if settings.EMAIL_BACKEND in DEVELOPMENT_EMAIL_BACKENDS:
+        warnings.append(
+            checks.Warning(
+                f"EMAIL_BACKEND is {settings.EMAIL_BACKEND}, a development backend: "
+                "confirmation and reset emails will not reach anyone.",
+                hint="Set EMAIL_BACKEND to SMTP or an anymail backend for your provider.",
+                id="useraccounts.W003",
+            )
+        )
+    return warnings
+
+
+def _rate_limits_on() -> bool:
+    try:
+        return bool(app_settings.RATE_LIMITS)
+    except ImproperlyConfigured:
+        return False  # reported as useraccounts.E004

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "PROFILE_FIELDS": None,
     "DELETE_MODE": "delete",
     "MAX_EMAIL_ADDRESSES": 5,
+    "PREVENT_ENUMERATION": True,
 }
 
 DELETE_MODES = ("delete", "deactivate")
@@ -167,6 +168,10 @@ class AppSettings:
                 "DELETE_MODE", f"is {value!r}", 'Set it to "delete" (the default) or "deactivate".'
             )
         return value
+
+    @property
+    def PREVENT_ENUMERATION(self) -> bool:
+        return bool(self._get("PREVENT_ENUMERATION"))
 
     @property
     def MAX_EMAIL_ADDRESSES(self) -> int:

@@ -31,11 +31,14 @@ class AccountError(Exception):
         *,
         code: str | None = None,
         field_errors: dict[str | None, list[str]] | None = None,
+        shown_as_success: bool = False,
     ) -> None:
         self.code = code or self.default_code
         self.message = message or self._message_for(self.code)
         #: Errors that belong to one input field, keyed by field name (None: the form).
         self.field_errors = field_errors or {}
+        #: The visitor must see the success page: telling them would reveal an account.
+        self.shown_as_success = shown_as_success
         super().__init__(str(self.message))
 
     @classmethod

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -53,6 +54,22 @@ class RegistrationMixin(PasswordsMixin):
             )
         return email
 
+    def _hides_taken_email(self, error: ValidationError) -> bool:
+        """Whether signup answers as if a taken address were free (see
+        ``USERACCOUNTS_PREVENT_ENUMERATION``); only "mandatory" mode can, since the
+        other modes log the new user in at once."""
+        return (
+            app_settings.PREVENT_ENUMERATION
+            and app_settings.EMAIL_VERIFICATION == "mandatory"
+            and any(e.code == "unique" for e in error.error_list)
+        )
+
+    def send_account_exists_notice(self, request: HttpRequest | None, email: str) -> None:
+        """Tell an address's owner that someone tried to sign up with it."""
+        path = reverse("useraccounts:password_reset")
+        context = {"email": email, "reset_url": self.build_absolute_url(request, path)}
+        self.send_mail(request, kind="account_exists", to=email, context=context)
+
     def build_user(self, *, username: str | None, email: str) -> AbstractBaseUser:
         """An unsaved user with its username (where the model has one) and email."""
         User = get_user_model()
@@ -75,12 +92,16 @@ class RegistrationMixin(PasswordsMixin):
     def _create_user(self, request, *, username, email, password) -> AbstractBaseUser:
         errors: dict[str, list[str]] = {}
         cleaned: dict[str, str] = {}
+        taken_email = None
         fields = [("username", self.clean_username, username or "")] if has_username() else []
         for name, clean, value in [*fields, ("email", self.clean_email, email)]:
             try:
                 cleaned[name] = clean(value)
             except ValidationError as exc:
-                errors[name] = exc.messages
+                if name == "email" and self._hides_taken_email(exc):
+                    taken_email = cleaned["email"] = normalize_email(email)
+                else:
+                    errors[name] = exc.messages
         user = self.build_user(username=cleaned.get("username"), email=cleaned.get("email", ""))
         try:
             self.validate_password(password, user)
@@ -88,7 +109,14 @@ class RegistrationMixin(PasswordsMixin):
             errors["password"] = exc.messages
         if errors:
             raise ValidationError(errors)
-        self._hash_password(user, password)
+        self._hash_password(user, password)  # the same one hash whether or not taken
+        if taken_email:
+            self.send_account_exists_notice(request, taken_email)
+            raise RegistrationError(
+                code="validation_error",
+                field_errors={"email": [_("An account with this email address already exists.")]},
+                shown_as_success=True,
+            )
         self._send(
             signals.user_pre_register,
             request,

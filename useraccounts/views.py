@@ -99,6 +99,8 @@ class SignupView(AccountViewMixin, FormView):
         try:
             user = self.manager.register_user_from_form(request, form)
         except AccountError as error:
+            if error.shown_as_success:
+                return HttpResponseRedirect(self.get_success_url())
             return self.account_error(form, error)
         if app_settings.EMAIL_VERIFICATION == "mandatory":
             return HttpResponseRedirect(self.get_success_url())
