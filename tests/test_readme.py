@@ -69,3 +69,21 @@ def test_url_table_lists_every_url_name():
         if isinstance(n, str)
     }
     assert set(tables(section("URLs"))[0]) == names
+
+
+def test_security_doc_names_only_tests_that_exist():
+    """docs/security.rst cannot drift: each test it names is in the suite."""
+    root = Path(__file__).resolve().parent
+    doc = (root.parent / "docs" / "security.rst").read_text()
+    named = re.findall(r"``(tests/\w+\.py)(?:::(\w+))?``", doc)
+    assert len(named) > 30
+    for path, test in named:
+        source = (root.parent / path).read_text()
+        assert not test or f"def {test}(" in source, f"{path}::{test}"
+    warnings = io.StringIO()
+    docutils.core.publish_string(
+        doc,
+        writer="html",
+        settings_overrides={"warning_stream": warnings, "report_level": 2, "halt_level": 5},
+    )
+    assert warnings.getvalue() == ""

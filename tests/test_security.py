@@ -95,3 +95,16 @@ def test_deactivation_from_code_ends_every_session(account):
     get_account_manager().set_user_active(None, account, False)
     for session in sessions:
         assert session.get(reverse("useraccounts:account")).status_code == 302
+
+
+@pytest.mark.parametrize("target", ["/a\nb", "/a\rb", "/a\x00b", "/\u2028x", "/x\t"])
+def test_control_characters_in_next_are_encoded_not_injected(client, account, target):
+    for url, data in (
+        (LOGIN, {"login": account.email, "password": PASSWORD}),
+        (reverse("useraccounts:logout"), {}),
+    ):
+        client.force_login(account)
+        response = client.post(url, {**data, "next": target})
+        assert response.status_code == 302
+        location = response["Location"]
+        assert location.startswith("/") and not any(c in location for c in "\r\n\x00")

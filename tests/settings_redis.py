@@ -1,0 +1,19 @@
+"""A site process of the cross-process rate-limit test: a Redis cache shared by every
+process, and a SQLite file of its own (USERACCOUNTS_TEST_DB)."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["USERACCOUNTS_TEST_DB"]}
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "KEY_PREFIX": os.environ["USERACCOUNTS_TEST_CACHE_PREFIX"],
+    }
+}
+USERACCOUNTS_RATE_LIMITS = {"login_failed": "3/5m/key"}
+DEBUG = False
