@@ -1,9 +1,11 @@
 """Operators' commands: confirm one address; bring in users from before the install."""
 
+import re
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -96,3 +98,19 @@ def test_sync_unverified_leaves_confirmation_to_the_users():
         reverse("useraccounts:login"), {"login": "olga@example.com", "password": PASSWORD}
     )
     assert "Confirm your email address" in response.content.decode()
+
+
+def test_tune_argon2_prints_working_settings():
+    out = run("useraccounts_tune_argon2", "--target-ms", "5", "--memory-mib", "8", "--rounds", "1")
+    params = dict(re.findall(r"^        (\w+) = (\d+)$", out, re.M))
+    assert set(params) == {"time_cost", "memory_cost", "parallelism"}
+    assert "PASSWORD_HASHERS" in out and "TunedArgon2PasswordHasher" in out
+    tuned = type("Tuned", (Argon2PasswordHasher,), {k: int(v) for k, v in params.items()})()
+    encoded = tuned.encode("a password", tuned.salt())
+    assert tuned.verify("a password", encoded)
+    assert f"t={params['time_cost']}" in encoded and f"m={params['memory_cost']}" in encoded
+
+
+def test_tune_argon2_refuses_nonsense():
+    with pytest.raises(CommandError, match="must be positive"):
+        run("useraccounts_tune_argon2", "--target-ms", "0")

@@ -288,3 +288,20 @@ def test_register_user_from_code(signals, mailoutbox):
 def test_authenticated_user_is_sent_away_from_signup(client, account):
     client.force_login(account)
     assert client.get(SIGNUP).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "hashers", [["tests.hashers.CountingArgon2Hasher"], ["tests.hashers.CountingMD5Hasher"]]
+)
+def test_a_signup_costs_exactly_one_hash(client, settings, hash_count, hashers):
+    settings.PASSWORD_HASHERS = hashers
+    before = hash_count()
+    assert client.post(SIGNUP, signup_data()).status_code == 302
+    assert hash_count() - before == 1
+    create_account("bob", "taken@example.com")  # a taken address costs the same one hash
+    before = hash_count()
+    assert (
+        client.post(SIGNUP, signup_data(username="x", email="taken@example.com")).status_code
+        == 302
+    )
+    assert hash_count() - before == 1

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from . import ratelimit, signals
 from .conf import app_settings
 from .exceptions import AccountError, EmailAddressError, UserUpdateError
-from .models import EmailAddress, normalize_email
+from .models import EmailAddress, normalize_email, one_or_none
 from .operations import OperationsMixin
 
 #: Never editable through a profile update, whatever USERACCOUNTS_PROFILE_FIELDS says.
@@ -49,7 +49,9 @@ class AccountMixin(OperationsMixin):
 
     def _locked_user(self, user: AbstractBaseUser, error_class: type[AccountError]) -> Any:
         """The user's row, locked for this transaction; gone means ``user_not_found``."""
-        current = get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
+        current = one_or_none(
+            get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
+        )
         if current is None:
             raise error_class(code="user_not_found")
         return current

@@ -83,7 +83,9 @@ class EmailView(LoginRequiredMixin, AccountViewMixin, FormView):
     actions = ("action_add", "action_remove", "action_send", "action_primary")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        addresses = EmailAddress.objects.filter(user_id=self.request.user.pk)
+        addresses = EmailAddress.objects.filter(user_id=self.request.user.pk).order_by(
+            "-primary", "email"
+        )
         return {**super().get_context_data(**kwargs), "addresses": addresses}
 
     def form_valid(self, form: EmailForm) -> HttpResponse:

@@ -52,6 +52,7 @@ class EmailAddressInline(admin.TabularInline):
 
     model = EmailAddress
     extra = 0
+    ordering = ("-primary", "email")
     fields = ("email", "verified", "primary", "created_at", "verified_at")
     readonly_fields = ("created_at", "verified_at")
 

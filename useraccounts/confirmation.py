@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from . import ratelimit, signals
 from .exceptions import AccountError, EmailVerificationError
-from .models import EmailAddress, normalize_email
+from .models import EmailAddress, normalize_email, one_or_none
 from .operations import OperationsMixin
 from .tokens import TOKEN_PREFIX_LENGTH, TokenState, email_confirmation_token_generator
 
@@ -23,7 +23,7 @@ class ConfirmationMixin(OperationsMixin):
         queryset = EmailAddress.objects.select_related("user")
         if for_update:  # two concurrent confirmations: the second sees the first's result
             queryset = queryset.select_for_update(of=("self",))
-        address = queryset.filter(pk=address_id).first() if address_id is not None else None
+        address = one_or_none(queryset.filter(pk=address_id)) if address_id is not None else None
         if address is None:
             raise EmailVerificationError(code="invalid_token")
         state = self.confirmation_token_generator.check_token(address, token)

@@ -171,7 +171,7 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, PasswordsMixin
             normalized = normalize_email(str(email))
             if rate_limit:
                 ratelimit.consume("reset_password", request, key=normalized)
-            with transaction.atomic():
+            with self._transaction_for(signals.password_reset_request_processed):
                 found = self.find_reset_recipient(normalized)
                 if found is None:
                     raise PasswordResetRequestError(code="user_not_found")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -12,21 +14,15 @@ class EmailAddressQuerySet(models.QuerySet):
     """The lookups the app makes, each one indexed query."""
 
     def for_login(self, email: str) -> EmailAddressQuerySet:
-        """An address one may log in with (verified, or the primary), with its user.
-
-        ``user_verified`` tells whether the user has any verified address, so a login
-        needs one query whatever the verification mode.
-        """
-        return (
-            self.filter(Q(verified=True) | Q(primary=True), email=normalize_email(email))
-            .select_related("user")
-            .annotate(user_verified=verified_exists(OuterRef("user_id")))
-        )
+        """An address one may log in with (verified, or the primary), with its user."""
+        return self.filter(
+            Q(verified=True) | Q(primary=True), email=normalize_email(email)
+        ).select_related("user")
 
 
-def verified_exists(user_ref: OuterRef) -> Exists:
-    """An ``Exists`` that is true when the referenced user has a verified address."""
-    return Exists(EmailAddress.objects.filter(user=user_ref, verified=True))
+def one_or_none(queryset: models.QuerySet) -> Any:
+    """The row of a lookup by a unique key, or None: ``first()`` without its ORDER BY."""
+    return next(iter(queryset[:1]), None)
 
 
 def normalize_email(email: str) -> str:
@@ -58,7 +54,6 @@ class EmailAddress(models.Model):
     class Meta:
         verbose_name = _("email address")
         verbose_name_plural = _("email addresses")
-        ordering = ("-primary", "email")
         constraints = [
             models.UniqueConstraint(
                 fields=["user"],

@@ -9,11 +9,12 @@ with ``send_robust`` after the rollback, so a broken receiver cannot change the 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -40,6 +41,13 @@ class OperationsMixin:
     def _send_robust(self, signal: Signal, request: HttpRequest | None, **kwargs: Any) -> None:
         # Django logs each receiver's exception; a failure signal never changes the outcome.
         signal.send_robust(sender=get_user_model(), request=request, **kwargs)
+
+    def _transaction_for(self, signal: Signal) -> Any:
+        """A transaction for an operation whose only writes are its receivers' (and
+        Django's): opened only when the signal has receivers to share it with."""
+        if signal.has_listeners(get_user_model()):
+            return transaction.atomic()
+        return nullcontext()
 
     def _valid_form(self, form: Any, error_class: type[AccountError]) -> dict[str, Any]:
         """A bound form's cleaned data; its input errors raise a validation_error."""

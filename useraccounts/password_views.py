@@ -82,7 +82,8 @@ class PasswordResetConfirmView(AccountViewMixin, FormView):
             if error.code in ("invalid_token", "expired_token"):
                 return self.bad_link(error, self.token)
             return self.account_error(form, error)
-        del request.session[self.session_key]
+        # The token stays in the session: the new password made it useless, and
+        # removing it would cost the session another write.
         if app_settings.LOGIN_ON_PASSWORD_RESET:
             self.manager.login_user(request, user)
         return HttpResponseRedirect(self.get_success_url())

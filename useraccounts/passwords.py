@@ -21,7 +21,7 @@ from .conf import app_settings
 from .confirmation import ConfirmationMixin
 from .emails import MailMixin
 from .exceptions import AccountError, PasswordChangeError, PasswordResetError
-from .models import EmailAddress
+from .models import EmailAddress, one_or_none
 from .operations import OperationsMixin, PasswordError
 from .tokens import TOKEN_PREFIX_LENGTH, TokenState, password_reset_token_generator
 from .users import has_username, username_field_name
@@ -119,13 +119,13 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         Only an address one may log in with gets a link (verified, or the primary):
         an unverified secondary address could have been added by anyone.
         """
-        address = EmailAddress.objects.for_login(email).first()
+        address = one_or_none(EmailAddress.objects.for_login(email))
         if address is not None:
             user = address.user
         elif not has_username():
             # The user model's own unique email, for users the app has no record of yet.
             lookup = {username_field_name(): email}
-            user = get_user_model()._default_manager.filter(**lookup).first()
+            user = one_or_none(get_user_model()._default_manager.filter(**lookup))
         else:
             user = None
         if user is None or not user.is_active:
@@ -133,7 +133,9 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         return user, address
 
     def reset_link_path(self, user: AbstractBaseUser, address: EmailAddress | None) -> str:
-        token = self.reset_token_generator.make_token(user, address.pk if address else 0)
+        # The id of an address the link will verify; 0 (nothing to do) once it is verified.
+        address_id = address.pk if address is not None and not address.verified else 0
+        token = self.reset_token_generator.make_token(user, address_id)
         uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
         return reverse("useraccounts:password_reset_confirm", args=[uidb64, token])
 
@@ -147,7 +149,7 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
             queryset = (
                 User._default_manager.select_for_update() if for_update else User._default_manager
             )
-            user = queryset.filter(pk=pk).first()
+            user = one_or_none(queryset.filter(pk=pk))
         except (TypeError, ValueError, OverflowError, ValidationError, UnicodeDecodeError):
             user = None
         state = self.reset_token_generator.check_token(user, token) if user else TokenState.INVALID
@@ -161,7 +163,11 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         self, request: HttpRequest | None, user: AbstractBaseUser, address_id: int
     ) -> None:
         """Following the link proved the user reads the address it was sent to."""
-        address = EmailAddress.objects.filter(pk=address_id, user=user, verified=False).first()
+        if not address_id:
+            return
+        address = one_or_none(
+            EmailAddress.objects.filter(pk=address_id, user=user, verified=False)
+        )
         if address is not None:
             address.user = user
             self.mark_email_verified(request, address)

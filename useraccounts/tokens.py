@@ -98,8 +98,8 @@ class EmailConfirmationTokenGenerator(TimestampTokenGenerator):
 
 
 class PasswordResetTokenGenerator(TimestampTokenGenerator):
-    """Tokens that reset one user's password; the id is the ``EmailAddress`` the link
-    was sent to (0 when none), so following it can mark that address verified.
+    """Tokens that reset one user's password; the id is the unverified ``EmailAddress``
+    the link was sent to (0 when none), so following it can mark that address verified.
 
     Setting a password or logging in changes the signed state, so a link works once.
     """

@@ -1,0 +1,51 @@
+"""Query budgets per flow, counted as production runs them (no enclosing test
+transaction, so BEGIN and COMMIT count on SQLite, as in ``benchmarks/run.py``).
+
+The budgets are half of what django-allauth spends on the same flows (see the README's
+benchmark table). Login and the reset link are held at their current floor instead:
+most of their queries are Django's session backend and ``last_login``, which any
+Django login pays.
+"""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD, link_in
+from tests.test_story import signup_data
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NEW = "a brand new passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    settings.USERACCOUNTS_RATE_LIMITS = False  # as in the benchmark
+
+
+def test_budgets(mailoutbox, django_assert_max_num_queries):
+    client = Client()
+    with django_assert_max_num_queries(7):  # allauth: 15
+        client.get(reverse("useraccounts:signup"))
+        client.post(reverse("useraccounts:signup"), signup_data())
+    link = link_in(mailoutbox[0])
+    with django_assert_max_num_queries(7):  # allauth: 15
+        client.get(link)
+        client.post(link)
+    login = {"login": "alice@example.com", "password": PASSWORD}
+    with django_assert_max_num_queries(6):  # allauth: 11; 5 of ours are session + last_login
+        assert Client().post(reverse("useraccounts:login"), login).status_code == 302
+    resetter = Client()
+    with django_assert_max_num_queries(3):  # allauth: 3
+        resetter.post(reverse("useraccounts:password_reset"), {"email": "alice@example.com"})
+    reset_link = link_in(mailoutbox[1])
+    with django_assert_max_num_queries(12):  # allauth: 17; 6 of ours are the session's
+        form_url = resetter.get(reset_link)["Location"]
+        resetter.get(form_url)
+        resetter.post(form_url, {"new_password1": NEW, "new_password2": NEW})
+    wrong = {"login": "alice@example.com", "password": "not it"}
+    with django_assert_max_num_queries(1):  # allauth: 4
+        assert Client().post(reverse("useraccounts:login"), wrong).status_code == 200
+    unknown = {"login": "nobody@example.com", "password": "not it"}
+    with django_assert_max_num_queries(2):  # allauth: 6
+        assert Client().post(reverse("useraccounts:login"), unknown).status_code == 200
