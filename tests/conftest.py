@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from django.dispatch import Signal
 
 from tests.hashers import HashCounter
@@ -117,6 +118,33 @@ def raising_receiver():
     yield connect
     for signal, receiver in connected:
         signal.disconnect(receiver)
+
+
+@pytest.fixture
+def failing_receiver():
+    """Connect to ``signal`` a receiver that fails: ``"raise"`` a RuntimeError, or
+    ``"sql"`` a real database error (a query on a table that does not exist)."""
+    connected = []
+
+    def connect(signal, kind):
+        def receiver(**kwargs):
+            if kind == "raise":
+                raise RuntimeError("receiver bug")
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM useraccounts_no_such_table")
+
+        signal.connect(receiver, weak=False)
+        connected.append((signal, receiver))
+
+    yield connect
+    for signal, receiver in connected:
+        signal.disconnect(receiver)
+
+
+@pytest.fixture
+def logged_in(client, account):
+    client.force_login(account)
+    return client
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -15,12 +14,6 @@ from useraccounts.models import EmailAddress
 pytestmark = pytest.mark.django_db
 ACCOUNT = reverse("useraccounts:account")
 DELETE = reverse("useraccounts:account_delete")
-
-
-@pytest.fixture
-def logged_in(client, account):
-    client.force_login(account)
-    return client
 
 
 def test_edit_the_profile(logged_in, account, signals):
@@ -91,19 +84,10 @@ def test_updating_a_deleted_user_is_user_not_found(account, signals):
     ("failure", "error_type"), [("raise", "unexpected_exception"), ("sql", "repository_error")]
 )
 def test_a_failure_while_saving_rolls_the_update_back(
-    logged_in, account, signals, failure, error_type
+    logged_in, account, signals, failing_receiver, failure, error_type
 ):
-    def receiver(**kwargs):
-        if failure == "raise":
-            raise RuntimeError("receiver bug")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT * FROM useraccounts_no_such_table")
-
-    ua_signals.user_updated.connect(receiver, weak=False)
-    try:
-        response = logged_in.post(ACCOUNT, {"first_name": "Bob", "last_name": ""})
-    finally:
-        ua_signals.user_updated.disconnect(receiver)
+    failing_receiver(ua_signals.user_updated, failure)
+    response = logged_in.post(ACCOUNT, {"first_name": "Bob", "last_name": ""})
     assert "Something went wrong on our side" in response.content.decode()
     assert signals.one("user_update_failed")["error_type"] == error_type
     account.refresh_from_db()
@@ -165,18 +149,11 @@ def test_deactivate_mode_keeps_the_rows(logged_in, account, settings, signals):
 @pytest.mark.parametrize(
     ("failure", "error_type"), [("raise", "unexpected_exception"), ("sql", "repository_error")]
 )
-def test_a_failure_while_deleting_rolls_back(logged_in, account, signals, failure, error_type):
-    def receiver(**kwargs):
-        if failure == "raise":
-            raise RuntimeError("receiver bug")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT * FROM useraccounts_no_such_table")
-
-    ua_signals.user_deleted.connect(receiver, weak=False)
-    try:
-        response = logged_in.post(DELETE, {"password": PASSWORD})
-    finally:
-        ua_signals.user_deleted.disconnect(receiver)
+def test_a_failure_while_deleting_rolls_back(
+    logged_in, account, signals, failing_receiver, failure, error_type
+):
+    failing_receiver(ua_signals.user_deleted, failure)
+    response = logged_in.post(DELETE, {"password": PASSWORD})
     assert "Something went wrong on our side" in response.content.decode()
     signals.assert_once(
         "user_deletion_failed",

@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db
 EMAIL = reverse("useraccounts:email")
 
 
-@pytest.fixture
-def logged_in(client, account):
-    client.force_login(account)
-    return client
-
-
 def act(client, action, email):
     return client.post(EMAIL, {"email": email, action: ""})
 

@@ -18,12 +18,6 @@ def change(client, old=PASSWORD, new=NEW, again=None):
     return client.post(CHANGE, data)
 
 
-@pytest.fixture
-def logged_in(client, account):
-    client.force_login(account)
-    return client
-
-
 def test_change_keeps_this_session_and_ends_the_others(logged_in, account, signals):
     elsewhere = Client()
     elsewhere.force_login(account)

@@ -5,7 +5,6 @@ import logging
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -221,23 +220,14 @@ def test_a_refused_new_password_is_a_validation_error(
 
 @pytest.mark.parametrize(
     ("failure", "error_type"),
-    [("receiver", "unexpected_exception"), ("database", "repository_error")],
+    [("raise", "unexpected_exception"), ("sql", "repository_error")],
 )
 def test_a_failure_while_saving_rolls_back(
-    client, account, reset_link, signals, failure, error_type
+    client, account, reset_link, signals, failing_receiver, failure, error_type
 ):
-    def receiver(**kwargs):
-        if failure == "receiver":
-            raise RuntimeError("receiver bug")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT * FROM useraccounts_no_such_table")
-
-    ua_signals.password_reset.connect(receiver, weak=False)
-    try:
-        form_url = client.get(reset_link)["Location"]
-        response = client.post(form_url, new_password_data())
-    finally:
-        ua_signals.password_reset.disconnect(receiver)
+    failing_receiver(ua_signals.password_reset, failure)
+    form_url = client.get(reset_link)["Location"]
+    response = client.post(form_url, new_password_data())
     assert response.status_code == 200
     assert "Something went wrong on our side" in response.content.decode()
     sent = signals.assert_once(

@@ -81,61 +81,54 @@ def _primary(user) -> EmailAddress | None:
     return EmailAddress.objects.filter(user=user, primary=True).select_related("user").first()
 
 
-@admin.action(description=_("Mark the primary email address verified"), permissions=["change"])
-def mark_primary_email_verified(modeladmin, request, queryset) -> None:
-    manager = get_account_manager()
+def _address_action(name: str, description: str, act: Callable, done: Callable[[int], str]):
+    """An action that runs ``act(manager, request, address)`` on the primary address of
+    each selected user; ``act`` returns whether it did something."""
 
-    def act(user) -> bool:
-        address = _primary(user)
-        return address is not None and manager.mark_email_verified(request, address)
+    @admin.action(description=description, permissions=["change"])
+    def action(modeladmin, request, queryset) -> None:
+        manager = get_account_manager()
 
-    _for_each(
-        modeladmin,
-        request,
-        queryset,
-        act,
-        lambda n: ngettext("%d address marked verified.", "%d addresses marked verified.", n) % n,
-    )
+        def run(user) -> bool:
+            address = _primary(user)
+            return address is not None and act(manager, request, address)
 
+        _for_each(modeladmin, request, queryset, run, done)
 
-@admin.action(description=_("Send a new confirmation link"), permissions=["change"])
-def resend_confirmation(modeladmin, request, queryset) -> None:
-    manager = get_account_manager()
-
-    def act(user) -> bool:
-        address = _primary(user)
-        if address is None or address.verified:
-            return False
-        manager.send_email_confirmation(request, address)
-        return True
-
-    _for_each(
-        modeladmin,
-        request,
-        queryset,
-        act,
-        lambda n: ngettext("%d confirmation link sent.", "%d confirmation links sent.", n) % n,
-    )
+    action.__name__ = name
+    return action
 
 
-@admin.action(description=_("Send a password reset link"), permissions=["change"])
-def send_password_reset(modeladmin, request, queryset) -> None:
-    manager = get_account_manager()
+def _resend(manager, request, address) -> bool:
+    if address.verified:
+        return False
+    manager.send_email_confirmation(request, address)
+    return True
 
-    def act(user) -> bool:
-        address = _primary(user)
-        if address is None:
-            return False
-        manager.request_password_reset(request, email=address.email, rate_limit=False)
-        return True
 
-    _for_each(
-        modeladmin,
-        request,
-        queryset,
-        act,
-        lambda n: ngettext("%d reset link sent.", "%d reset links sent.", n) % n,
-    )
+def _reset(manager, request, address) -> bool:
+    manager.request_password_reset(request, email=address.email, rate_limit=False)
+    return True
+
+
+mark_primary_email_verified = _address_action(
+    "mark_primary_email_verified",
+    _("Mark the primary email address verified"),
+    lambda manager, request, address: manager.mark_email_verified(request, address),
+    lambda n: ngettext("%d address marked verified.", "%d addresses marked verified.", n) % n,
+)
+resend_confirmation = _address_action(
+    "resend_confirmation",
+    _("Send a new confirmation link"),
+    _resend,
+    lambda n: ngettext("%d confirmation link sent.", "%d confirmation links sent.", n) % n,
+)
+send_password_reset = _address_action(
+    "send_password_reset",
+    _("Send a password reset link"),
+    _reset,
+    lambda n: ngettext("%d reset link sent.", "%d reset links sent.", n) % n,
+)
 
 
 @admin.action(description=_("Deactivate (logs out, refuses login)"), permissions=["change"])
