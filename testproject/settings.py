@@ -95,6 +95,8 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The email provider's webhooks (bounces, complaints) come in through anymail's URLs.
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "demo:demo-webhook-secret")}
 DEFAULT_FROM_EMAIL = "accounts@example.com"
 
 LANGUAGE_CODE = "en-us"

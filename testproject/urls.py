@@ -6,4 +6,5 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("useraccounts.urls")),
     path("admin/", admin.site.urls),
+    path("anymail/", include("anymail.urls")),
 ]

@@ -58,9 +58,11 @@ def seed_users(count: int) -> None:
             [make_password("seeded, never used")],
         )
         cursor.execute(
-            f'INSERT INTO {address_table} (user_id, email, verified, "primary", created_at) '
+            f"INSERT INTO {address_table} (user_id, email, verified, "
+            '"primary", created_at, undeliverable, undeliverable_reason) '
             f"SELECT {connection.ops.quote_name(User._meta.pk.column)}, {email_column}, TRUE, "
-            f"TRUE, CURRENT_TIMESTAMP FROM {table} WHERE {email_column} LIKE 'seed%%@example.com'"
+            f"TRUE, CURRENT_TIMESTAMP, FALSE, '' FROM {table} "
+            f"WHERE {email_column} LIKE 'seed%%@example.com'"
         )
         if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {table}")

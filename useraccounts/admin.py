@@ -35,8 +35,8 @@ from .users import username_field_name
 
 @admin.register(EmailAddress)
 class EmailAddressAdmin(admin.ModelAdmin):
-    list_display = ("email", "user", "verified", "primary", "created_at")
-    list_filter = ("verified", "primary")
+    list_display = ("email", "user", "verified", "primary", "undeliverable", "created_at")
+    list_filter = ("verified", "primary", "undeliverable")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     readonly_fields = ("created_at", "verified_at")
@@ -53,7 +53,7 @@ class EmailAddressInline(admin.TabularInline):
     model = EmailAddress
     extra = 0
     ordering = ("-primary", "email")
-    fields = ("email", "verified", "primary", "created_at", "verified_at")
+    fields = ("email", "verified", "primary", "undeliverable", "created_at", "verified_at")
     readonly_fields = ("created_at", "verified_at")
 
 

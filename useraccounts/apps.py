@@ -10,4 +10,9 @@ class UserAccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from anymail.signals import tracking
+
         from . import checks  # noqa: F401  (registers the checks)
+        from .delivery import handle_tracking_event
+
+        tracking.connect(handle_tracking_event, dispatch_uid="useraccounts.delivery")

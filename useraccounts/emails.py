@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 
 from .conf import app_settings
-from .exceptions import EmailSendError
+from .exceptions import EmailSendError, UndeliverableAddress
 
 logger = logging.getLogger("useraccounts")
 
@@ -62,6 +62,13 @@ def send_templated_mail(
 
 class MailMixin:
     """How the account manager sends mail: override ``send_mail`` to queue it, say."""
+
+    def check_deliverable(self, email_address: Any) -> None:
+        """Refuse to send to an address the email provider reported as undeliverable
+        (see :mod:`useraccounts.delivery`): mail to it would only bounce again."""
+        if email_address is not None and email_address.undeliverable:
+            logger.info("Not sending to %s: it is marked undeliverable", email_address.email)
+            raise UndeliverableAddress()
 
     def build_absolute_url(self, request: HttpRequest | None, path: str) -> str:
         """An absolute link: from the request, or from ``USERACCOUNTS_SITE_URL`` without one."""

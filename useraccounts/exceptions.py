@@ -169,6 +169,17 @@ class EmailSendError(AccountError):
     default_code = "email_send_failed"
 
 
+class UndeliverableAddress(EmailSendError):
+    """The address bounced before: the app does not send to it any more."""
+
+    messages = {
+        "email_send_failed": _(
+            "Email to this address bounced before, so we no longer send to it. Use another "
+            "address, or ask the site's staff to check it."
+        )
+    }
+
+
 class RateLimited(AccountError):
     """Too many attempts; ``retry_after`` is how many seconds until the next is allowed."""
 

@@ -34,6 +34,7 @@ from . import ratelimit, signals
 from .account import AccountMixin
 from .authentication import LoginMixin
 from .conf import app_settings
+from .delivery import DeliveryMixin
 from .exceptions import (
     AuthenticationError,
     EmailAddressError,
@@ -47,7 +48,7 @@ from .registration import RegistrationMixin
 from .users import display_name, has_username
 
 
-class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, PasswordsMixin):
+class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin, PasswordsMixin):
     """The account operations of the app; subclass it to change one step.
 
     Override points a subclass is expected to use: :meth:`validate_password`,
@@ -75,6 +76,7 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, PasswordsMixin
         self, request: HttpRequest | None, email_address: EmailAddress, *, signup: bool = False
     ) -> None:
         """Email a confirmation link for ``email_address``; raises ``EmailSendError``."""
+        self.check_deliverable(email_address)
         token = self.confirmation_token_generator.make_token(email_address, email_address.pk)
         path = reverse("useraccounts:confirm_email", args=[token])
         context = {

@@ -48,6 +48,10 @@ class EmailAddress(models.Model):
     primary = models.BooleanField(_("primary"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    #: The provider reported a bounce, complaint or rejection: the app sends no more mail
+    #: here until staff clear it.
+    undeliverable = models.BooleanField(_("undeliverable"), default=False)
+    undeliverable_reason = models.CharField(_("undeliverable because"), max_length=32, blank=True)
 
     objects = EmailAddressQuerySet.as_manager()
 

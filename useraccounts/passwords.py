@@ -103,6 +103,7 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         self, request: HttpRequest | None, user: AbstractBaseUser, address: EmailAddress | None
     ) -> None:
         """Email ``user`` a reset link; raises ``EmailSendError``."""
+        self.check_deliverable(address)
         to = address.email if address else getattr(user, user.get_email_field_name())
         context = {
             "user": user,

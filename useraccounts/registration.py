@@ -65,7 +65,10 @@ class RegistrationMixin(PasswordsMixin):
         )
 
     def send_account_exists_notice(self, request: HttpRequest | None, email: str) -> None:
-        """Tell an address's owner that someone tried to sign up with it."""
+        """Tell an address's owner that someone tried to sign up with it (not when mail
+        to it bounces: the signup must still look like any other)."""
+        if EmailAddress.objects.filter(email=email, undeliverable=True).exists():
+            return
         path = reverse("useraccounts:password_reset")
         context = {"email": email, "reset_url": self.build_absolute_url(request, path)}
         self.send_mail(request, kind="account_exists", to=email, context=context)
