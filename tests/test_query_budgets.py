@@ -13,14 +13,19 @@ from django.urls import reverse
 
 from tests.conftest import PASSWORD, link_in
 from tests.test_story import signup_data
+from useraccounts.audit.receivers import connect_all, disconnect_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NEW = "a brand new passphrase"
 
 
 @pytest.fixture(autouse=True)
-def _no_rate_limits(settings):
-    settings.USERACCOUNTS_RATE_LIMITS = False  # as in the benchmark
+def _the_app_alone(settings):
+    """As in the benchmark: no rate limits, and no audit trail writing a row per signal."""
+    settings.USERACCOUNTS_RATE_LIMITS = False
+    disconnect_all()
+    yield
+    connect_all()
 
 
 def test_budgets(mailoutbox, django_assert_max_num_queries):
