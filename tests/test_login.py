@@ -222,12 +222,25 @@ def test_failed_logins_per_login_are_rate_limited(client, signals, settings, clo
     assert post_login(client, account.email).status_code == 302
 
 
-def test_failed_logins_per_ip_are_rate_limited(client, settings, account):
+def test_failed_logins_per_ip_are_rate_limited(client, signals, settings, clock, account):
     settings.USERACCOUNTS_RATE_LIMITS = {"login_failed": "3/5m/ip"}
     for n in range(3):
         post_login(client, f"user{n}@example.com")
-    assert post_login(client, account.email).status_code == 429
+    signals.clear()
+    limited = post_login(client, account.email)
+    assert limited.status_code == 429
+    assert "Too many attempts" in limited.content.decode()
+    signals.assert_once(
+        "user_authentication_failed",
+        username=account.email,
+        reason="rate_limited",
+        user=None,
+        exception=Exception,
+    )
     assert post_login(client, account.email, meta={"REMOTE_ADDR": "10.1.1.1"}).status_code == 302
+    client.logout()
+    clock.advance(300)
+    assert post_login(client, account.email).status_code == 302
 
 
 def test_a_successful_login_does_not_reset_the_failure_count(client, settings, account):
