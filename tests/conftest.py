@@ -104,23 +104,6 @@ def signals():
 
 
 @pytest.fixture
-def raising_receiver():
-    """Connect a receiver that raises ``exc`` to ``signal`` for the test."""
-    connected = []
-
-    def connect(signal, exc):
-        def receiver(**kwargs):
-            raise exc
-
-        signal.connect(receiver, weak=False)
-        connected.append((signal, receiver))
-
-    yield connect
-    for signal, receiver in connected:
-        signal.disconnect(receiver)
-
-
-@pytest.fixture
 def failing_receiver():
     """Connect to ``signal`` a receiver that fails: ``"raise"`` a RuntimeError, or
     ``"sql"`` a real database error (a query on a table that does not exist)."""

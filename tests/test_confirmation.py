@@ -99,10 +99,10 @@ def test_a_used_link_cannot_be_used_again(client, signed_up, signals):
 
 
 def test_a_failing_receiver_rolls_the_confirmation_back(
-    client, signed_up, signals, raising_receiver
+    client, signed_up, signals, failing_receiver
 ):
     address, link = signed_up
-    raising_receiver(ua_signals.email_confirmed, RuntimeError("receiver bug"))
+    failing_receiver(ua_signals.email_confirmed, "raise")
     response = client.post(link)
     assert response.status_code == 400
     assert_failed(signals, "unexpected_exception", token_of(link))

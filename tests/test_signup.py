@@ -182,8 +182,8 @@ def test_database_error_is_a_repository_error(client, signals):
     assert_nothing_saved()
 
 
-def test_a_receiver_that_raises_is_an_unexpected_exception(client, signals, raising_receiver):
-    raising_receiver(ua_signals.user_pre_register, RuntimeError("receiver bug"))
+def test_a_receiver_that_raises_is_an_unexpected_exception(client, signals, failing_receiver):
+    failing_receiver(ua_signals.user_pre_register, "raise")
     response = client.post(SIGNUP, signup_data())
     assert response.status_code == 200
     assert "Something went wrong on our side" in response.content.decode()
@@ -193,10 +193,10 @@ def test_a_receiver_that_raises_is_an_unexpected_exception(client, signals, rais
 
 
 def test_a_failure_receiver_that_raises_changes_nothing(
-    client, signals, raising_receiver, settings
+    client, signals, failing_receiver, settings
 ):
     settings.EMAIL_BACKEND = "tests.backends.FailingEmailBackend"
-    raising_receiver(ua_signals.user_registration_failed, RuntimeError("receiver bug"))
+    failing_receiver(ua_signals.user_registration_failed, "raise")
     response = client.post(SIGNUP, signup_data())
     assert response.status_code == 200
     assert "We could not send the email" in response.content.decode()
