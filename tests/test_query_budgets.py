@@ -44,7 +44,7 @@ def test_budgets(mailoutbox, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):  # allauth: 3
         resetter.post(reverse("useraccounts:password_reset"), {"email": "alice@example.com"})
     reset_link = link_in(mailoutbox[1])
-    with django_assert_max_num_queries(12):  # allauth: 17; 6 of ours are the session's
+    with django_assert_max_num_queries(10):  # allauth: 17; 6 of ours are the session's
         form_url = resetter.get(reset_link)["Location"]
         resetter.get(form_url)
         resetter.post(form_url, {"new_password1": NEW, "new_password2": NEW})

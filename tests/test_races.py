@@ -1,5 +1,6 @@
 """Races the database settles: concurrent signups for one address or one username make
-one account, and every other request gets a clean answer, never a server error."""
+one account, a reset link posted many times at once resets once, and every other request
+gets a clean answer, never a server error."""
 
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
@@ -63,3 +64,39 @@ def test_concurrent_signups_for_one_username_make_one_account():
     assert statuses.count(302) == 1
     assert get_user_model().objects.count() == 1
     assert EmailAddress.objects.count() == 1
+
+
+@pytest.mark.parametrize("with_receivers", [False, True], ids=["no receivers", "receivers"])
+def test_one_reset_link_posted_at_once_resets_once(request, mailoutbox, with_receivers):
+    # Without receivers the reset opens no transaction: its conditional UPDATE alone
+    # makes the link single-use. With them, the receivers share a transaction.
+    from tests.conftest import create_account, link_in
+
+    account = create_account()
+    Client().post(reverse("useraccounts:password_reset"), {"email": "bob@example.com"})
+    opener = Client()
+    form_url = opener.get(link_in(mailoutbox[-1]))["Location"]
+    log = request.getfixturevalue("signals") if with_receivers else None
+    barrier = Barrier(THREADS)
+
+    def reset(n: int) -> int:
+        client = Client()
+        client.cookies = opener.cookies  # the one session holding the token
+        new = f"racing passphrase number {n}"
+        try:
+            barrier.wait()
+            response = client.post(form_url, {"new_password1": new, "new_password2": new})
+            return response.status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        statuses = list(pool.map(reset, range(THREADS)))
+    assert statuses.count(302) == 1, statuses
+    assert all(status in (200, 302, 400) for status in statuses), statuses
+    account.refresh_from_db()
+    winner = statuses.index(302)
+    assert account.check_password(f"racing passphrase number {winner}")
+    if log is not None:
+        assert log.names().count("password_reset") == 1
+        assert log.names().count("password_reset_failed") == THREADS - 1

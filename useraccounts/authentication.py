@@ -25,7 +25,7 @@ class LoginMixin:
         methods = app_settings.LOGIN_METHODS if has_username() else {"email"}
         login = login.strip()
         if "email" in methods and "@" in login:
-            address = one_or_none(EmailAddress.objects.for_login(login))
+            address = EmailAddress.objects.login_address(login)
             if address is not None:
                 if address.verified:  # spares has_verified_email() a query
                     address.user.useraccounts_verified = True

@@ -42,10 +42,10 @@ class OperationsMixin:
         # Django logs each receiver's exception; a failure signal never changes the outcome.
         signal.send_robust(sender=get_user_model(), request=request, **kwargs)
 
-    def _transaction_for(self, signal: Signal) -> Any:
-        """A transaction for an operation whose only writes are its receivers' (and
-        Django's): opened only when the signal has receivers to share it with."""
-        if signal.has_listeners(get_user_model()):
+    def _transaction_for(self, *signals: Signal) -> Any:
+        """A transaction for an operation whose only other writes are its receivers'
+        (and Django's): opened only when one of the signals has receivers to share it."""
+        if any(signal.has_listeners(get_user_model()) for signal in signals):
             return transaction.atomic()
         return nullcontext()
 

@@ -46,15 +46,28 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
 
     @sensitive_variables("password")
     def _store_password(
-        self, request: HttpRequest | None, user: AbstractBaseUser, password: str
+        self,
+        request: HttpRequest | None,
+        user: AbstractBaseUser,
+        password: str,
+        *,
+        only_if: dict[str, Any] | None = None,
     ) -> None:
-        """Validate, hash and save a new password for an existing user."""
+        """Validate, hash and save a new password for an existing user.
+
+        With ``only_if`` (lookups from the reset token generator), the row is updated only
+        while it still matches them: one conditional UPDATE, so a reset link posted twice
+        at once resets once, on every database, with no row lock or transaction needed.
+        """
         try:
             self.validate_password(password, user)
         except ValidationError as exc:
             raise ValidationError({"password": exc.messages}) from exc
         self._hash_password(user, password)
-        user.save(update_fields=["password"])
+        if only_if is None:
+            user.save(update_fields=["password"])
+        elif not type(user)._base_manager.filter(**only_if).update(password=user.password):
+            raise PasswordResetError(code="invalid_token")
         self._send(signals.user_password_set, request, user=user)
 
     @sensitive_variables("password")
@@ -120,7 +133,7 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         Only an address one may log in with gets a link (verified, or the primary):
         an unverified secondary address could have been added by anyone.
         """
-        address = one_or_none(EmailAddress.objects.for_login(email))
+        address = EmailAddress.objects.login_address(email)
         if address is not None:
             user = address.user
         elif not has_username():
@@ -140,17 +153,12 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
         return reverse("useraccounts:password_reset_confirm", args=[uidb64, token])
 
-    def _user_for_reset(
-        self, uidb64: str, token: str, *, for_update: bool = False
-    ) -> tuple[AbstractBaseUser, int]:
+    def _user_for_reset(self, uidb64: str, token: str) -> tuple[AbstractBaseUser, int]:
         """The user a reset link is for and the id of the address it was sent to."""
         User = get_user_model()
         try:
             pk = User._meta.pk.to_python(force_str(urlsafe_base64_decode(uidb64)))
-            queryset = (
-                User._default_manager.select_for_update() if for_update else User._default_manager
-            )
-            user = one_or_none(queryset.filter(pk=pk))
+            user = one_or_none(User._default_manager.filter(pk=pk))
         except (TypeError, ValueError, OverflowError, ValidationError, UnicodeDecodeError):
             user = None
         state = self.reset_token_generator.check_token(user, token) if user else TokenState.INVALID
@@ -199,9 +207,13 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
             self._send(
                 signals.password_reset_started, request, token_prefix=token[:TOKEN_PREFIX_LENGTH]
             )
-            with transaction.atomic():
-                user, address_id = self._user_for_reset(uidb64, token, for_update=True)
-                self._store_password(request, user, new_password())
+            user, address_id = self._user_for_reset(uidb64, token)
+            unchanged = self.reset_token_generator.unchanged(user)
+            # One write (the password) needs no transaction; the address the link
+            # verifies, or receivers' writes, must commit or roll back with it.
+            writes = signals.user_password_set, signals.password_reset
+            with transaction.atomic() if address_id else self._transaction_for(*writes):
+                self._store_password(request, user, new_password(), only_if=unchanged)
                 self._verify_reset_address(request, user, address_id)
                 self._send(signals.password_reset, request, user=user)
         except Exception as exc:

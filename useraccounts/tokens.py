@@ -114,6 +114,17 @@ class PasswordResetTokenGenerator(TimestampTokenGenerator):
         email = getattr(user, user.get_email_field_name(), "") or ""
         return f"{user.pk}|{user.password}|{last_login}|{user.is_active}|{email}"
 
+    def unchanged(self, user: Any) -> dict[str, Any]:
+        """Lookups that match ``user``'s row only while its signed state is as loaded:
+        an UPDATE filtered by them acts once, however many requests race with the link."""
+        signed = {"password", "last_login", "is_active", user.get_email_field_name()}
+        lookups = {
+            field.attname: getattr(user, field.attname)
+            for field in user._meta.concrete_fields
+            if field.name in signed
+        }
+        return {"pk": user.pk, **lookups}
+
 
 email_confirmation_token_generator = EmailConfirmationTokenGenerator()
 password_reset_token_generator = PasswordResetTokenGenerator()
