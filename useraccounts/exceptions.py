@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 GENERIC_MESSAGE = _("Something went wrong on our side. Please try again in a moment.")
 
@@ -186,8 +187,13 @@ class RateLimited(AccountError):
     default_code = "rate_limited"
 
     def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
         super().__init__(
-            _("Too many attempts. Please try again in %(minutes)s minute(s).")
-            % {"minutes": max(1, -(-retry_after // 60))}
+            ngettext(
+                "Too many attempts. Please try again in %(minutes)s minute.",
+                "Too many attempts. Please try again in %(minutes)s minutes.",
+                minutes,
+            )
+            % {"minutes": minutes}
         )
         self.retry_after = retry_after
