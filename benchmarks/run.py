@@ -1,11 +1,13 @@
 """Queries and time per account flow, for useraccounts and (optionally) django-allauth,
 side by side.
 
-Each flow runs for N fresh users through Django's test client against a fresh database;
-the table shows medians. Each app runs in its own process, with the same settings
-(``benchmarks/settings_base.py``), so the difference is the account app alone.
+Each flow runs for N fresh users through Django's test client; the table shows medians.
+Each app runs in its own processes and databases, with the same settings
+(``benchmarks/settings_base.py``), so the difference is the account app alone; the apps
+take turns in rounds, so drift in the machine's speed favours neither.
 
     python benchmarks/run.py --users 200 --hashers md5,argon2 --compare-allauth
+    python benchmarks/run.py --users 200 --hashers md5 --compare-allauth --sessions cache
     python benchmarks/run.py --scale 1000,1000000
 
 ``--scale`` times login with that many users in the database instead (SQLite; with
@@ -50,10 +52,19 @@ APPS = {
     "allauth": {"settings": "benchmarks.settings_allauth", "reset_fields": "password"},
 }
 WARM_UP = 5
+ROUNDS = 4
+# SQLite files live in RAM where the machine has it, so the times are the frameworks'
+# work and not the disk's fsync latency (the same for both apps, and noisy).
+SHM = "/dev/shm"  # noqa: S108 (only as the parent of a private mkdtemp folder)
+DATABASE_DIR = SHM if os.path.isdir(SHM) else None
+SESSIONS = {
+    "db": "django.contrib.sessions.backends.db",
+    "cache": "django.contrib.sessions.backends.cache",
+}
 
 
 def run_worker(app: str, users: int) -> dict:
-    """Run every flow for ``users`` fresh users in this process; medians per flow."""
+    """Run every flow for ``users`` fresh users in this process; every sample per flow."""
     import django
     from django.core.management import call_command
     from django.test.utils import setup_test_environment
@@ -64,10 +75,7 @@ def run_worker(app: str, users: int) -> dict:
     samples: dict[str, dict[str, list[float]]] = {f: {"ms": [], "queries": []} for f in FLOWS}
     for n in range(users + WARM_UP):
         one_user(app, n, samples if n >= WARM_UP else None)
-    return {
-        flow: {key: statistics.median(values) for key, values in data.items()}
-        for flow, data in samples.items()
-    }
+    return samples
 
 
 def measure(samples: dict | None, flow: str, steps, expect: int):
@@ -210,17 +218,38 @@ def scale(sizes: list[int], logins: int) -> None:
     print(f"ratio {sizes[-1]:,} / {sizes[0]:,} users: {ratio:.2f}x")
 
 
-def measure_app(app: str, users: int, hasher: str) -> dict:
-    """Run the worker for one app and hasher in a fresh process and database."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return worker_process(
-            ["--worker", app, "--users", str(users)],
-            {
-                "DJANGO_SETTINGS_MODULE": APPS[app]["settings"],
-                "BENCH_DB": str(Path(tmp) / "bench.sqlite3"),
-                "BENCH_HASHER": hasher,
-            },
-        )
+def measure_apps(apps: list[str], users: int, hasher: str, sessions: str) -> dict:
+    """Medians per app and flow, the apps taking turns in rounds.
+
+    Each round runs each app in a fresh process and database; the order alternates
+    between rounds, so a machine that slows down or speeds up during the run does not
+    favour the app that ran first.
+    """
+    samples = {app: {flow: {"ms": [], "queries": []} for flow in FLOWS} for app in apps}
+    rounds = min(ROUNDS, users)
+    for number in range(rounds):
+        share = users // rounds + (number < users % rounds)
+        for app in apps if number % 2 == 0 else apps[::-1]:
+            with tempfile.TemporaryDirectory(dir=DATABASE_DIR) as tmp:
+                result = worker_process(
+                    ["--worker", app, "--users", str(share)],
+                    {
+                        "DJANGO_SETTINGS_MODULE": APPS[app]["settings"],
+                        "BENCH_DB": str(Path(tmp) / "bench.sqlite3"),
+                        "BENCH_HASHER": hasher,
+                        "BENCH_SESSIONS": SESSIONS[sessions],
+                    },
+                )
+            for flow, data in result.items():
+                for key, values in data.items():
+                    samples[app][flow][key] += values
+    return {
+        app: {
+            flow: {key: statistics.median(values) for key, values in data.items()}
+            for flow, data in flows.items()
+        }
+        for app, flows in samples.items()
+    }
 
 
 def versions(apps: list[str]) -> str:
@@ -265,6 +294,12 @@ def main() -> None:
     parser.add_argument("--hashers", default="md5,argon2", help="md5, argon2 or both")
     parser.add_argument("--compare-allauth", action="store_true", help="run allauth too")
     parser.add_argument(
+        "--sessions",
+        choices=SESSIONS,
+        default="db",
+        help="Django's session engine for both apps: db (Django's default) or cache",
+    )
+    parser.add_argument(
         "--scale", help="instead: login time at these user counts, e.g. 1000,1000000"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -288,9 +323,11 @@ def main() -> None:
             )
         apps.append("allauth")
     hashers = args.hashers.split(",")
-    results = {h: {a: measure_app(a, args.users, h) for a in apps} for h in hashers}
+    results = {h: measure_apps(apps, args.users, h, args.sessions) for h in hashers}
     print(
-        f"{args.users} fresh users per flow, medians; SQLite, rate limits off; "
+        f"{args.users} fresh users per flow, medians; SQLite "
+        f"({'in RAM' if DATABASE_DIR else 'on disk'}), {args.sessions} sessions, "
+        f"rate limits off; "
         f"{versions(apps)}; Python {platform.python_version()}; {os.cpu_count()} cores, "
         f"{platform.machine()}; {time.strftime('%Y-%m-%d')}\n"
     )

@@ -38,3 +38,9 @@ def test_flows_table():
 def test_scale_mode():
     out = run("--scale", "10,200", "--users", "3")
     assert "200 users" in out and "ratio 200 / 10 users" in out
+
+
+def test_cache_sessions():
+    out = run("--users", "2", "--hashers", "md5", "--sessions", "cache")
+    assert "cache sessions" in out
+    assert re.search(r"^login \(POST\) +2 ", out, re.M)  # the session costs no query
