@@ -1,10 +1,16 @@
 """System checks: each bad setting is reported with its id, naming the setting and the fix."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from django.urls import reverse
 
+from tests.conftest import create_account
+from useraccounts.account import FORBIDDEN_PROFILE_FIELDS, forbidden_profile_fields
 from useraccounts.conf import app_settings
 
 PRODUCTION = {
@@ -98,3 +104,80 @@ def test_partial_rate_limits_keep_the_other_defaults():
         limits = app_settings.RATE_LIMITS
     assert limits["signup"] == "1/m/ip"
     assert limits["login_failed"] == "20/5m/ip,5/5m/key"
+
+
+# --- profile fields: no privilege, credential or identity field ------------------------
+
+FORBIDDEN = [
+    "is_staff",
+    "is_superuser",
+    "is_active",
+    "password",
+    "groups",
+    "user_permissions",
+    "last_login",
+    "date_joined",
+    "email",
+]
+
+
+def test_a_privilege_field_in_profile_fields_stops_manage_py():
+    with (
+        override_settings(USERACCOUNTS_PROFILE_FIELDS=["first_name", "is_staff"]),
+        pytest.raises(SystemCheckError, match=r"useraccounts\.E010") as raised,
+    ):
+        call_command("check")
+    assert "is_staff" in str(raised.value)
+    assert "USERACCOUNTS_PROFILE_FIELDS" in str(raised.value)
+
+
+@pytest.mark.parametrize("name", [*FORBIDDEN, "username_field"])
+def test_each_forbidden_profile_field_is_reported(name):
+    if name == "username_field":  # "username", or "email" on a model without one
+        name = get_user_model().USERNAME_FIELD
+    found = messages(USERACCOUNTS_PROFILE_FIELDS=["first_name", name])
+    assert isinstance(found["useraccounts.E010"], checks.Error)
+    assert repr(name) in found["useraccounts.E010"].msg
+    assert "USERACCOUNTS_PROFILE_FIELDS" in found["useraccounts.E010"].hint
+
+
+def test_every_forbidden_profile_field_gets_its_own_error():
+    with override_settings(**PRODUCTION, USERACCOUNTS_PROFILE_FIELDS=["is_staff", "password"]):
+        errors = [m for m in checks.run_checks() if m.id == "useraccounts.E010"]
+    assert any("'is_staff'" in e.msg for e in errors)
+    assert any("'password'" in e.msg for e in errors)
+    assert len(errors) == 2
+
+
+def test_the_forbidden_set_follows_the_user_model():
+    User = get_user_model()
+    forbidden = forbidden_profile_fields(User)
+    assert {User.USERNAME_FIELD, User.get_email_field_name()} <= forbidden
+    assert forbidden >= FORBIDDEN_PROFILE_FIELDS
+    assert set(FORBIDDEN) <= forbidden
+
+
+@pytest.mark.parametrize("fields", [None, [], ["first_name", "last_name"], ["last_name"]])
+def test_harmless_profile_fields_pass(fields):
+    assert "useraccounts.E010" not in messages(USERACCOUNTS_PROFILE_FIELDS=fields)
+    with override_settings(USERACCOUNTS_PROFILE_FIELDS=fields):
+        call_command("check")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "posted"),
+    [("is_staff", "on"), ("is_superuser", "on"), ("email", "eve@evil.example")],
+)
+def test_a_user_cannot_edit_a_forbidden_field_even_when_listed(client, field, posted):
+    """The check stops a deployment; this is the second lock, for one that silenced it."""
+    user = create_account("bob", "bob@example.com")
+    client.force_login(user)
+    with override_settings(USERACCOUNTS_PROFILE_FIELDS=["first_name", field]):
+        client.post(
+            reverse("useraccounts:account"), {"first_name": "Bob", field: posted}, follow=True
+        )
+    user.refresh_from_db()
+    assert not user.is_staff
+    assert not user.is_superuser
+    assert user.email == "bob@example.com"

@@ -42,37 +42,57 @@ def test_verify_email(signals):
     assert len(signals.of("email_confirmed")) == 1
 
 
+def test_verify_email_where_several_accounts_wait_for_the_address(signals):
+    first = create_account("first", "first@example.com")
+    second = create_account("second", "second@example.com")
+    for user in (first, second):
+        EmailAddress.objects.create(user=user, email="shared@example.com")
+    with pytest.raises(CommandError, match=r"Several accounts wait for shared@example\.com"):
+        run("useraccounts_verify_email", "shared@example.com")
+    login = second.get_username()
+    assert "is now verified" in run(
+        "useraccounts_verify_email", "shared@example.com", "--user", login
+    )
+    assert [
+        (row.user, row.verified) for row in EmailAddress.objects.filter(email="shared@example.com")
+    ] == [(second, True)]
+    removed = signals.one("email_removed")
+    assert (removed["user"], removed["email_address"].email) == (first, "shared@example.com")
+
+
 def test_verify_email_of_an_unknown_address():
     with pytest.raises(CommandError, match=r"No account has the address nobody@example\.com"):
         run("useraccounts_verify_email", "nobody@example.com")
 
 
-def test_users_from_before_the_install_log_in_and_reset_after_sync(mailoutbox):
+def test_users_from_before_the_install_log_in_at_once_and_reset_after_sync(mailoutbox, signals):
     old = legacy_user("olga", "Olga@Example.com")
+    later = legacy_user("paul", "Paul@Example.com")
     legacy_user("nomail", "")
     client = Client()
-    login = {"login": "olga@example.com", "password": PASSWORD}
-    if has_username():  # without a row the email is unknown (the username still works)
-        assert client.post(reverse("useraccounts:login"), login).status_code == 200
+    # No row yet: the user record's own email logs in, in any case, and becomes a
+    # verified row (the site wrote it, not a visitor).
+    login = {"login": "OLGA@example.com", "password": PASSWORD}
+    assert client.post(reverse("useraccounts:login"), login).status_code == 302
+    adopted = EmailAddress.objects.get(user=old)
+    assert (adopted.email, adopted.primary, adopted.verified) == ("olga@example.com", True, True)
+    signals.assert_once("email_added", user=old, email_address=adopted)
+    client.logout()
 
     out = run("useraccounts_sync_emails")
     assert "Created 1 address row(s)." in out
     assert "Skipped 1 user(s) whose email is empty" in out
-    address = EmailAddress.objects.get()
-    assert (address.user, address.email, address.primary, address.verified) == (
-        old,
-        "olga@example.com",
-        True,
-        True,
-    )
+    address = EmailAddress.objects.get(user=later)
+    assert (address.email, address.primary, address.verified) == ("paul@example.com", True, True)
+    login = {"login": "paul@example.com", "password": PASSWORD}
     assert client.post(reverse("useraccounts:login"), login).status_code == 302
     client.logout()
-    client.post(reverse("useraccounts:password_reset"), {"email": "olga@example.com"})
+    client.post(reverse("useraccounts:password_reset"), {"email": "paul@example.com"})
     form_url = client.get(link_in(mailoutbox[0]))["Location"]
     new = "a brand new passphrase"
     client.post(form_url, {"new_password1": new, "new_password2": new})
-    old.refresh_from_db()
-    assert old.check_password(new)
+    later.refresh_from_db()
+    assert later.check_password(new)
 
 
 def test_sync_is_idempotent_and_skips_taken_addresses():

@@ -1,6 +1,7 @@
 """Email confirmation: the link, its failures, and asking for a new one."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tests.conftest import create_account, link_in
@@ -134,7 +135,18 @@ def test_resend_answers_the_same_for_unknown_and_verified_addresses(
         assert response.status_code == 302
         assert response["Location"] == reverse("useraccounts:confirmation_sent")
     assert len(mailoutbox) == 1  # only the signup's
-    assert signals.names() == []
+    # Nothing was sent: each request says why in a failure signal.
+    assert [
+        (k["email"], k["error_type"]) for k in signals.of("email_confirmation_send_failed")
+    ] == [
+        ("nobody@example.com", "user_not_found"),
+        ("bob@example.com", "already_verified"),
+    ]
+    assert [k["user"] for k in signals.of("email_confirmation_send_failed")] == [
+        None,
+        get_user_model().objects.get(email="bob@example.com"),
+    ]
+    assert set(signals.names()) == {"email_confirmation_send_failed"}
 
 
 def test_resend_per_address_is_rate_limited(client, signed_up, settings, clock, mailoutbox):
@@ -179,3 +191,14 @@ def test_manager_verify_email_from_code(signed_up, signals):
     verified = get_account_manager().verify_email(None, token_of(link))
     assert verified == address and verified.verified
     signals.assert_once("email_confirmed", request=None, user=address.user, email_address=address)
+
+
+def test_resend_to_an_undeliverable_address_sends_nothing_and_says_why(
+    client, signed_up, signals, mailoutbox
+):
+    EmailAddress.objects.filter(email="alice@example.com").update(undeliverable=True)
+    response = client.post(RESEND, {"email": "alice@example.com"})
+    assert response["Location"] == reverse("useraccounts:confirmation_sent")  # as always
+    assert len(mailoutbox) == 1  # only the signup's
+    failed = signals.one("email_confirmation_send_failed")
+    assert (failed["email"], failed["error_type"]) == ("alice@example.com", "undeliverable")

@@ -70,7 +70,7 @@ def test_remove_refuses_the_primary_and_the_last_verified(logged_in, account, si
 
 
 def test_an_address_of_another_account_reveals_nothing(logged_in, account, mailoutbox, signals):
-    create_account("carol", "carol@example.com")
+    carol = create_account("carol", "carol@example.com")
     taken = act(logged_in, "action_add", "carol@example.com")
     free = act(logged_in, "action_add", "free@example.com")
     assert (taken.status_code, taken["Location"]) == (free.status_code, free["Location"])
@@ -80,9 +80,26 @@ def test_an_address_of_another_account_reveals_nothing(logged_in, account, mailo
         "We sent a confirmation link to carol@example.com.",
         "We sent a confirmation link to free@example.com.",
     ]
-    assert not EmailAddress.objects.filter(email="carol@example.com", user=account).exists()
-    assert [m.to for m in mailoutbox] == [["free@example.com"]]
-    assert [k["email_address"].email for k in signals.of("email_added")] == ["free@example.com"]
+    # Both are listed alike, as unconfirmed: the list tells nothing either.
+    page = follow.content.decode()
+    page = page[page.index("<table") :]
+    for email in ("carol@example.com", "free@example.com"):
+        row = page[page.index(email) :][:400]
+        assert "not confirmed" in row, row
+    mine = EmailAddress.objects.get(email="carol@example.com", user=account)
+    assert not mine.verified
+    assert EmailAddress.objects.get(email="carol@example.com", user=carol).verified
+    # Carol gets a notice, not a link; the free address gets its link.
+    assert [m.to for m in mailoutbox] == [["carol@example.com"], ["free@example.com"]]
+    assert "to another account" in mailoutbox[0].body
+    assert "/confirm-email/" not in mailoutbox[0].body
+    assert [k["email_address"].email for k in signals.of("email_added")] == [
+        "carol@example.com",
+        "free@example.com",
+    ]
+    assert [k["email_address"].email for k in signals.of("email_confirmation_sent")] == [
+        "free@example.com"
+    ]
 
 
 def test_add_rules(logged_in, account, settings):
@@ -114,7 +131,23 @@ def test_another_users_address_is_not_yours(logged_in, account, signals):
         response = act(logged_in, action, "carol@example.com")
         assert "not on your account" in str(response.context["form"].errors)
     assert EmailAddress.objects.filter(email="carol@example.com").exists()
-    assert signals.names() == []
+    # Each refusal is a failure signal, and "send" is also a confirmation not sent.
+    assert [(k["action"], k["error_type"]) for k in signals.of("email_address_failed")] == [
+        ("remove", "not_found"),
+        ("send", "not_found"),
+        ("primary", "not_found"),
+    ]
+    for kwargs in signals.of("email_address_failed"):
+        assert (kwargs["user"], kwargs["email"]) == (account, "carol@example.com")
+        assert isinstance(kwargs["exception"], EmailAddressError)
+    signals.assert_once(
+        "email_confirmation_send_failed",
+        email="carol@example.com",
+        user=account,
+        error_type="user_not_found",
+        exception=EmailAddressError,
+    )
+    assert set(signals.names()) == {"email_address_failed", "email_confirmation_send_failed"}
 
 
 def test_a_post_without_an_action_is_refused(logged_in):

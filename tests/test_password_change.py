@@ -85,10 +85,18 @@ def test_set_a_password_on_an_account_without_one(client, signals):
     assert client.get(reverse("useraccounts:password_change_done")).status_code == 200
 
 
-def test_set_password_refuses_an_account_that_has_one(account):
+def test_set_password_refuses_an_account_that_has_one(account, signals):
     with pytest.raises(PasswordChangeError) as raised:
         get_account_manager().set_password(None, account, new_password=NEW)
-    assert raised.value.code == "password_exists"
+    assert raised.value.code == "validation_error"
+    assert "already has a password" in str(raised.value.message)
+    signals.assert_once(
+        "password_change_failed",
+        request=None,
+        user=account,
+        error_type="validation_error",
+        exception=PasswordChangeError,
+    )
 
 
 def test_login_is_required(client, db):

@@ -65,7 +65,7 @@ def test_no_lookup_scans_a_whole_table(mailoutbox):
         Client().post(reverse("useraccounts:signup"), signup)
         confirm = link_in(mailoutbox[-1])
         Client().get(confirm)
-        Client().post(confirm)
+        Client().post(confirm, {"password": PASSWORD})  # another browser: the password
         client.force_login(user)
         client.get(reverse("useraccounts:email"))
         client.post(reverse("useraccounts:resend_confirmation"), {"email": "new@example.com"})

@@ -279,6 +279,8 @@ def test_register_user_from_code(signals, mailoutbox):
     assert link_in(mailoutbox[0]).startswith("http://testserver/accounts/confirm-email/")
     assert "testserver" in mailoutbox[0].subject
     signals.assert_once("user_signed_up", request=None, user=user)
+    # Once confirmed, the address is the account's: signing up with it again fails.
+    manager.verify_email(None, link_in(mailoutbox[0]).rstrip("/").rsplit("/", 1)[1])
     with pytest.raises(RegistrationError) as raised:
         manager.register_user(None, username="dora2", email="dora@example.com", password=PASSWORD)
     assert raised.value.code == "validation_error"

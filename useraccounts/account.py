@@ -14,17 +14,53 @@ from django.http import HttpRequest
 
 from . import ratelimit, signals
 from .conf import app_settings
+from .emails import delivery_error_code
 from .exceptions import AccountError, EmailAddressError, UserUpdateError
 from .models import EmailAddress, normalize_email, one_or_none
 from .operations import OperationsMixin
 
-#: Never editable through a profile update, whatever USERACCOUNTS_PROFILE_FIELDS says.
-PROTECTED_FIELDS = {"password", "last_login", "is_superuser", "groups", "user_permissions"}
+#: User-model fields no profile form may offer, whatever ``USERACCOUNTS_PROFILE_FIELDS``
+#: says: each grants privileges (``is_staff``...), holds a credential (``password``), or
+#: is the account's identity or history, which only the app's own flows change (the
+#: email through confirmation, so an unverified address never becomes the login).
+#: :func:`forbidden_profile_fields` adds the model's own username and email fields.
+FORBIDDEN_PROFILE_FIELDS: frozenset[str] = frozenset(
+    {
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "groups",
+        "user_permissions",
+        "password",
+        "username",
+        "email",
+        "last_login",
+        "date_joined",
+    }
+)
+
+
+def forbidden_profile_fields(User: type[AbstractBaseUser] | None = None) -> frozenset[str]:
+    """The fields of ``User`` (the active user model by default) a user must never edit on
+    the account page: :data:`FORBIDDEN_PROFILE_FIELDS` plus the model's ``USERNAME_FIELD``
+    and email field, whatever a custom model names them (a login name changed without
+    the app's checks, or an address changed without confirmation, is an account taken
+    over). The system check reports them (``useraccounts.E010``) and the account page
+    refuses them, so a silenced check still cannot make them editable."""
+    User = User or get_user_model()
+    return FORBIDDEN_PROFILE_FIELDS | {User.USERNAME_FIELD, User.get_email_field_name()}
 
 
 def without_passwords(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` as signals may carry it: no key that looks like a password."""
     return {key: value for key, value in data.items() if "password" not in str(key).lower()}
+
+
+def send_failed_code(error: AccountError) -> str:
+    """The ``error_type`` of ``email_confirmation_send_failed`` for a refused ``send``."""
+    if getattr(error, "reason", None) == "already_verified":
+        return "already_verified"
+    return "user_not_found" if error.code == "not_found" else error.code
 
 
 class AccountMixin(OperationsMixin):
@@ -40,7 +76,11 @@ class AccountMixin(OperationsMixin):
                 field = User._meta.get_field(name)
             except FieldDoesNotExist:
                 continue
-            if field.editable and not field.primary_key and name not in PROTECTED_FIELDS:
+            if (
+                field.editable
+                and not field.primary_key
+                and name not in forbidden_profile_fields(User)
+            ):
                 fields.append(name)
         return fields
 
@@ -108,32 +148,98 @@ class AccountMixin(OperationsMixin):
             EmailAddress.objects.select_for_update().filter(user_id=user.pk, **lookup).first()
         )
         if address is None:
-            raise EmailAddressError(code="not_yours")
+            raise EmailAddressError(reason="not_yours")
         return address
 
     def _check_can_add(self, user: AbstractBaseUser, email: str) -> None:
-        addresses = list(
-            EmailAddress.objects.filter(user_id=user.pk).values_list("email", flat=True)
-        )
-        if email in addresses:
-            raise EmailAddressError(code="already_yours")
-        if len(addresses) >= app_settings.MAX_EMAIL_ADDRESSES:
+        rows = list(EmailAddress.objects.filter(user_id=user.pk))
+        if any(row.email == email for row in rows):
+            raise EmailAddressError(reason="already_yours")
+        if sum(not row.expired for row in rows) >= app_settings.MAX_EMAIL_ADDRESSES:
             raise EmailAddressError(code="limit_reached")
-        if EmailAddress.objects.filter(email=email).exists():
-            # Another account's: the view answers as if it were added, so that this
-            # error tells nothing about that account.
-            raise EmailAddressError(code="address_taken")
+
+    def send_email_confirmation_or_notice(
+        self, request: HttpRequest | None, email_address: EmailAddress
+    ) -> None:
+        """A confirmation link for an address of this account; for one that another
+        account has verified, a notice to its owner instead (the visitor sees the same)."""
+        holder = (
+            EmailAddress.objects.filter(email=email_address.email, verified=True)
+            .exclude(user_id=email_address.user_id)
+            .exists()
+        )
+        if holder:
+            self.send_account_exists_notice(request, email_address.email, added=True)
+        else:
+            self.send_email_confirmation(request, email_address)
+
+    def _set_primary(
+        self, request: HttpRequest | None, user: AbstractBaseUser, address: EmailAddress
+    ) -> None:
+        if not address.verified:
+            raise EmailAddressError(code="not_verified")
+        if address.primary:
+            return
+        previous = (
+            EmailAddress.objects.select_for_update().filter(user_id=user.pk, primary=True).first()
+        )
+        if previous is not None:  # one primary per user: the constraint checks each save
+            previous.primary = False
+            previous.save(update_fields=["primary"])
+        address.primary = True
+        address.save(update_fields=["primary"])
+        setattr(user, user.get_email_field_name(), address.email)
+        user.save(update_fields=[user.get_email_field_name()])
+        self._send(
+            signals.email_changed,
+            request,
+            user=user,
+            from_email_address=previous,
+            to_email_address=address,
+        )
+
+    def _address_failed(
+        self,
+        request: HttpRequest | None,
+        exc: Exception,
+        user: AbstractBaseUser,
+        email: EmailAddress | str,
+        action: str,
+    ) -> AccountError:
+        """Send ``email_address_failed`` (and, for ``send``, ``email_confirmation_send_failed``)
+        after the rollback; return the error the caller raises."""
+        error = self._fail(request, exc, EmailAddressError, None)
+        error.code = delivery_error_code(exc, error)
+        self._send_robust(
+            signals.email_address_failed,
+            request,
+            user=user,
+            email=str(email),
+            action=action,
+            error_type=error.code,
+            exception=exc,
+        )
+        if action == "send":
+            self._send_robust(
+                signals.email_confirmation_send_failed,
+                request,
+                email=str(email),
+                user=user,
+                error_type=send_failed_code(error),
+                exception=exc,
+            )
+        return error
 
     def _check_can_remove(self, user: AbstractBaseUser, address: EmailAddress) -> None:
         if address.primary:
-            raise EmailAddressError(code="is_primary")
+            raise EmailAddressError(reason="is_primary")
         others_verified = (
             EmailAddress.objects.filter(user_id=user.pk, verified=True)
             .exclude(pk=address.pk)
             .exists()
         )
         if address.verified and not others_verified:
-            raise EmailAddressError(code="last_verified")
+            raise EmailAddressError(reason="last_verified")
 
     def set_user_active(
         self, request: HttpRequest | None, user: AbstractBaseUser, active: bool
@@ -149,9 +255,12 @@ class AccountMixin(OperationsMixin):
         email_address: EmailAddress | str,
     ) -> None:
         """Send a new link for one of the user's unverified addresses."""
-        with transaction.atomic():
-            address = self._own_address(user, email_address)
-            if address.verified:
-                raise EmailAddressError(code="already_verified")
-            ratelimit.consume("confirm_email", request, key=address.email)
-            self.send_email_confirmation(request, address)
+        try:
+            with transaction.atomic():
+                address = self._own_address(user, email_address)
+                if address.verified:
+                    raise EmailAddressError(reason="already_verified")
+                ratelimit.consume("confirm_email", request, key=address.email)
+                self.send_email_confirmation_or_notice(request, address)
+        except Exception as exc:
+            raise self._address_failed(request, exc, user, email_address, "send") from exc

@@ -15,6 +15,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
+from .confirmation import proof_tag, remember_address
 from .exceptions import AccountError
 from .forms import EmailForm, PasswordConfirmForm
 from .models import EmailAddress
@@ -94,22 +95,22 @@ class EmailView(LoginRequiredMixin, AccountViewMixin, FormView):
             form.add_error(None, _("Choose what to do with the address."))
             return self.form_invalid(form)
         email = form.cleaned_data["email"]
+        self.added: EmailAddress | None = None
         try:
             message = getattr(self, action)(email)
         except AccountError as error:
-            if error.code != "address_taken":
-                return self.account_error(form, error)
-            # Another account's address: answer exactly as for a free one.
-            message = self.added_message(email)
+            return self.account_error(form, error)
         messages.success(self.request, message, fail_silently=True)
-        return HttpResponseRedirect(self.get_success_url())
-
-    def added_message(self, email: str) -> str:
-        return _("We sent a confirmation link to %(email)s.") % {"email": email}
+        response = HttpResponseRedirect(self.get_success_url())
+        if self.added is not None:  # this browser may confirm it without the password
+            remember_address(self.request, response, proof_tag(self.added))
+        return response
 
     def action_add(self, email: str) -> str:
-        self.manager.add_email(self.request, self.request.user, email)
-        return self.added_message(email)
+        # An address another account has verified answers the same (its owner gets a
+        # notice instead of the link), so the answer tells nothing about that account.
+        self.added = self.manager.add_email(self.request, self.request.user, email)
+        return _("We sent a confirmation link to %(email)s.") % {"email": email}
 
     def action_remove(self, email: str) -> str:
         self.manager.remove_email(self.request, self.request.user, email)

@@ -10,12 +10,19 @@ with its own user model and admin adds them itself::
         ...
 
 (``EmailAddressInline`` and ``USER_ACTIONS`` can also be used one by one.)
+
+Only a superuser acts on a superuser's account: a staff member allowed to change email
+addresses or users could otherwise give a superuser's account their own address, have a
+reset link sent to it, and log in as the superuser. So for a staff member who is not a
+superuser, a superuser's addresses and user page are read-only and the account actions
+skip superusers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
@@ -24,8 +31,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from .exceptions import AccountError
 from .manager import get_account_manager
@@ -33,8 +40,58 @@ from .models import EmailAddress
 from .users import username_field_name
 
 
+def out_of_reach(request: HttpRequest, user: object) -> bool:
+    """Whether ``user`` is a superuser and the staff member acting in ``request`` is not:
+    then only a superuser may change the account, its addresses, or act on them."""
+    return bool(getattr(user, "is_superuser", False)) and not getattr(
+        request.user, "is_superuser", False
+    )
+
+
+def _any_out_of_reach(request: HttpRequest, users: Iterable) -> bool:
+    """Whether a bulk deletion would touch a superuser the acting staff member may not."""
+    if getattr(request.user, "is_superuser", False):
+        return False
+    return any(out_of_reach(request, user) for user in users)
+
+
+def save_address(request: HttpRequest, address: EmailAddress, *, newly_verified: bool) -> None:
+    """Save an address staff edited. One they have just marked verified is saved
+    unverified first, then verified through the account manager, as a confirmation link
+    would: that claims the address (other accounts' unverified rows for it go) and sends
+    ``email_confirmed``."""
+    if newly_verified:
+        address.verified = False
+        address.save()
+        get_account_manager().mark_email_verified(request, address)
+    else:
+        address.save()
+
+
+def _newly_verified(form: forms.ModelForm) -> bool:
+    """The form ticks ``verified`` on an address that was not verified."""
+    return bool(form.instance.verified) and "verified" in form.changed_data
+
+
+class EmailAddressAdminForm(forms.ModelForm):
+    """Refuses to put an address on a superuser's account unless a superuser does it."""
+
+    #: The request's user: set on the form class the admin builds for each request.
+    acting_request: HttpRequest | None = None
+
+    def clean_user(self):
+        user = self.cleaned_data.get("user")
+        if self.acting_request is not None and out_of_reach(self.acting_request, user):
+            raise forms.ValidationError(
+                _("Only a superuser can add or move an address to a superuser's account."),
+                code="superuser_only",
+            )
+        return user
+
+
 @admin.register(EmailAddress)
 class EmailAddressAdmin(admin.ModelAdmin):
+    form = EmailAddressAdminForm
     list_display = ("email", "user", "verified", "primary", "undeliverable", "created_at")
     list_filter = ("verified", "primary", "undeliverable")
     list_select_related = ("user",)
@@ -46,15 +103,54 @@ class EmailAddressAdmin(admin.ModelAdmin):
         # The user model is the project's: its username field is known only at run time.
         return ("email", f"user__{username_field_name()}")
 
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # A class of its own for this request: the form checks who is acting.
+        return type(form.__name__, (form,), {"acting_request": request})
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and out_of_reach(request, obj.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and out_of_reach(request, obj.user):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """Bulk deletion ("delete selected") is refused, as Django refuses a missing
+        permission, when a superuser's address is among the selected."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if isinstance(objs, QuerySet):
+            objs = objs.select_related("user")
+        if _any_out_of_reach(request, (address.user for address in objs)):
+            perms_needed = {*perms_needed, gettext("email addresses of superusers")}
+        return deleted, counts, perms_needed, protected
+
+    def save_model(self, request: HttpRequest, obj: EmailAddress, form, change: bool) -> None:
+        save_address(request, obj, newly_verified=_newly_verified(form))
+
 
 class EmailAddressInline(admin.TabularInline):
-    """A user's addresses on the user's change page."""
+    """A user's addresses on the user's change page (read-only on a superuser's page
+    unless a superuser is looking)."""
 
     model = EmailAddress
     extra = 0
     ordering = ("-primary", "email")
     fields = ("email", "verified", "primary", "undeliverable", "created_at", "verified_at")
     readonly_fields = ("created_at", "verified_at")
+
+    # ``obj`` is the user whose page this is.
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return not out_of_reach(request, obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return not out_of_reach(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return not out_of_reach(request, obj) and super().has_delete_permission(request, obj)
 
 
 def _for_each(
@@ -64,9 +160,17 @@ def _for_each(
     act: Callable[[object], bool],
     done: Callable[[int], str],
 ) -> None:
-    """Run ``act`` on each user, each in its own transaction; report what it did."""
+    """Run ``act`` on each user, each in its own transaction; report what it did.
+
+    A superuser is skipped (and named in the warning) unless a superuser is acting.
+    """
     count, failed = 0, []
     for user in queryset:
+        if out_of_reach(request, user):
+            failed.append(
+                gettext("%(user)s: only a superuser can do this for a superuser.") % {"user": user}
+            )
+            continue
         try:
             with transaction.atomic():
                 count += bool(act(user))
@@ -169,6 +273,35 @@ class UserAccountsAdminMixin:
 
     def get_inlines(self, request, obj):
         return [*super().get_inlines(request, obj), EmailAddressInline]
+
+    # A superuser's page (and Django's page that sets its password) is read-only for
+    # staff who are not superusers.
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return not out_of_reach(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return not out_of_reach(request, obj) and super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if _any_out_of_reach(request, objs):
+            perms_needed = {*perms_needed, gettext("superusers")}
+        return deleted, counts, perms_needed, protected
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        """Addresses in the inline are saved as on their own admin page: one just marked
+        verified is confirmed through the account manager."""
+        if formset.model is not EmailAddress:
+            super().save_formset(request, form, formset, change)
+            return
+        newly_verified = [f.instance for f in formset.forms if _newly_verified(f)]
+        instances = formset.save(commit=False)
+        for address in formset.deleted_objects:
+            address.delete()
+        for address in instances:
+            verified_now = any(address is other for other in newly_verified)
+            save_address(request, address, newly_verified=verified_now)
+        formset.save_m2m()
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)

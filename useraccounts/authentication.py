@@ -7,37 +7,69 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth import login as django_login
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in as django_user_logged_in
+from django.db.models import QuerySet, Value
 from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
 
 from . import signals
 from .conf import app_settings
-from .models import EmailAddress, normalize_email, one_or_none
-from .users import has_username, username_field_name
+from .models import EmailAddress, normalize_email
+from .users import best_match, has_username, username_field_name, users_matching
 
 
 class LoginMixin:
     """The lookups behind ``authenticate_user`` and ``login_user``."""
 
     def find_user_for_login(self, login: str) -> AbstractBaseUser | None:
-        """The user (active or not) that ``login`` names, by the enabled login methods,
-        in one indexed query (two for an address that is not found)."""
+        """The user (active or not) that ``login`` names, by the enabled login methods:
+        one indexed query, two for a login that names no verified address.
+
+        An address finds the account on which it is verified; else a user the app has no
+        address rows for, by the user model's own email field in any letter case (a
+        user from before the app, or made with ``createsuperuser``); else a user with
+        that username; else the newest signup still waiting for the address (so its
+        owner learns to confirm). A username is matched in any letter case.
+        """
         methods = app_settings.LOGIN_METHODS if has_username() else {"email"}
         login = login.strip()
-        if "email" in methods and "@" in login:
-            address = EmailAddress.objects.login_address(login)
-            if address is not None:
-                if address.verified:  # spares has_verified_email() a query
-                    address.user.useraccounts_verified = True
-                return address.user
-        if "username" in methods or not has_username():
-            # Without a username field, the user model's own (unique) email is the login,
-            # which finds users whose addresses the app has not recorded yet.
-            value = login if has_username() else normalize_email(login)
-            return one_or_none(
-                get_user_model()._default_manager.filter(**{username_field_name(): value})
-            )
-        return None
+        by_email = "email" in methods and "@" in login
+        pending = None
+        if by_email:
+            rows = EmailAddress.objects.for_email(login)
+            for row in rows:
+                if row.verified:
+                    row.user.useraccounts_verified = True  # spares has_verified_email()
+                    return row.user
+            waiting = [row for row in rows if row.primary and not row.expired]
+            pending = max(waiting, key=lambda row: row.created_at).user if waiting else None
+        # The other lookups share one query: legacy users by email, users by username.
+        lookups = []
+        if by_email:
+            lookups.append(("email", self.legacy_users(login)))
+        if "username" in methods and has_username():
+            lookups.append(("username", users_matching(username_field_name(), login)))
+        if not lookups:
+            return pending
+        queries = [qs.annotate(useraccounts_via=Value(via)) for via, qs in lookups]
+        found = list(queries[0].union(*queries[1:], all=True)[:10]) if queries else []
+        email_field = get_user_model().get_email_field_name()
+        for via, field in (("email", email_field), ("username", username_field_name())):
+            user = best_match([u for u in found if u.useraccounts_via == via], login, field)
+            if user is not None:
+                return user
+        return pending
+
+    def find_legacy_user(self, email: str) -> AbstractBaseUser | None:
+        """A user without address rows whose own email field is ``email``, in any case."""
+        email_field = get_user_model().get_email_field_name()
+        return best_match(list(self.legacy_users(email)[:10]), email, email_field)
+
+    def legacy_users(self, email: str) -> QuerySet:
+        """Users the app has no address rows for, whose own email field is ``email``."""
+        email_field = get_user_model().get_email_field_name()
+        return users_matching(email_field, normalize_email(email)).filter(
+            email_addresses__isnull=True
+        )
 
     def has_verified_email(self, user: AbstractBaseUser) -> bool:
         """Whether the user has a verified address; asked only once the password is right."""

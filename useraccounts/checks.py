@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
@@ -24,9 +25,32 @@ def _setting_error(id_: str, read) -> list[checks.CheckMessage]:
     return []
 
 
+def _profile_field_errors(User: type[AbstractBaseUser]) -> list[checks.CheckMessage]:
+    try:
+        names = app_settings.PROFILE_FIELDS or ()
+    except ImproperlyConfigured:
+        return []  # not a list of names: reading it raises with the fix
+    from .account import forbidden_profile_fields
+
+    forbidden = forbidden_profile_fields(User)
+    return [
+        checks.Error(
+            f"USERACCOUNTS_PROFILE_FIELDS lists {name!r}, which grants privileges, holds "
+            "a credential or identifies the account: no user may edit it on their own "
+            "account page, and the page leaves it out.",
+            hint=f"Remove {name!r} from USERACCOUNTS_PROFILE_FIELDS. Staff change it in "
+            "the admin; users change their address and password on the email and "
+            "password pages, which confirm the change.",
+            id="useraccounts.E010",
+        )
+        for name in dict.fromkeys(names)
+        if name in forbidden
+    ]
+
+
 @checks.register(checks.Tags.security, checks.Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Each ``USERACCOUNTS_*`` setting that has a wrong value."""
+    """Each ``USERACCOUNTS_*`` setting that has a wrong or dangerous value."""
     from .manager import get_account_manager
     from .ratelimit import parse_rates
 
@@ -55,6 +79,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 id="useraccounts.E009",
             )
         )
+    errors += _profile_field_errors(User)
     return errors
 
 

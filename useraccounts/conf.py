@@ -26,6 +26,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "confirm_email": "3/10m/key",
     "reset_password": "20/h/ip,3/15m/key",
     "change_password": "5/m/user",
+    "confirm_password": "20/5m/ip,5/5m/user",
 }
 
 DEFAULTS: dict[str, Any] = {

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 
 from .conf import app_settings
-from .exceptions import EmailSendError, UndeliverableAddress
+from .exceptions import AccountError, EmailSendError, UndeliverableAddress
 
 logger = logging.getLogger("useraccounts")
 
@@ -60,6 +60,13 @@ def send_templated_mail(
         raise EmailSendError() from exc
 
 
+def delivery_error_code(exc: Exception, error: AccountError) -> str:
+    """The code of a failed confirmation send: ``undeliverable`` for an address the
+    provider reported (the signals about confirmation links name it apart), else the
+    error's own."""
+    return "undeliverable" if isinstance(exc, UndeliverableAddress) else error.code
+
+
 class MailMixin:
     """How the account manager sends mail: override ``send_mail`` to queue it, say."""
 
@@ -71,16 +78,22 @@ class MailMixin:
             raise UndeliverableAddress()
 
     def build_absolute_url(self, request: HttpRequest | None, path: str) -> str:
-        """An absolute link: from the request, or from ``USERACCOUNTS_SITE_URL`` without one."""
-        if request is not None:
-            return request.build_absolute_uri(path)
-        if not app_settings.SITE_URL:
+        """An absolute link: ``USERACCOUNTS_SITE_URL`` + ``path`` whenever it is set.
+
+        The request's host comes from the Host header, which the client chooses: with a
+        permissive ``ALLOWED_HOSTS`` an attacker who asks for a reset link for someone
+        else's address would get it emailed pointing at their own server. So the request
+        is used only when no site URL is configured.
+        """
+        if app_settings.SITE_URL:
+            return app_settings.SITE_URL + path
+        if request is None:
             raise ImproperlyConfigured(
                 "USERACCOUNTS_SITE_URL is not set, and an email was sent outside a request "
                 "(from code, the admin or a command). Set it to your site's address, e.g. "
                 '"https://example.com".'
             )
-        return app_settings.SITE_URL + path
+        return request.build_absolute_uri(path)
 
     def send_mail(
         self,
@@ -92,11 +105,12 @@ class MailMixin:
         user: Any = None,
     ) -> None:
         """Send one message of the app; override to queue mail or add to the context."""
-        # A name, not a URL: the email's one link is the one it is about.
-        site = (
-            request.get_host()
-            if request is not None
-            else urlsplit(app_settings.SITE_URL or "").netloc
-        )
+        # A name, not a URL: the email's one link is the one it is about. Taken from
+        # USERACCOUNTS_SITE_URL whenever it is set, as the links are: the Host header is
+        # the client's to choose.
+        if app_settings.SITE_URL:
+            site = urlsplit(app_settings.SITE_URL).netloc
+        else:
+            site = request.get_host() if request is not None else ""
         context.setdefault("site_name", site)
         send_templated_mail(request, kind=kind, to=to, context=context, user=user)

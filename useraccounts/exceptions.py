@@ -89,12 +89,22 @@ class EmailVerificationError(AccountError):
             "This confirmation link is invalid or has already been used. Ask for a new one below."
         ),
         "expired_token": _("This confirmation link has expired. Ask for a new one below."),
+        "incorrect_password": _(
+            "Type the password of this account to confirm the address. If this is not "
+            "your account, do not confirm: you can sign up with this address yourself."
+        ),
+        "address_taken": _(
+            "This address was confirmed for another account, so it cannot be confirmed "
+            "for this one. If it is yours, log in to that account, or reset its password."
+        ),
     }
 
-    def __init__(self, message=None, *, code=None, user=None) -> None:
+    def __init__(self, message=None, *, code=None, user=None, email_address=None) -> None:
         super().__init__(message, code=code)
         #: The address's owner, known only when the token was genuine (e.g. expired).
         self.user = user
+        #: The address of a genuine link whose confirmer did not prove the account.
+        self.email_address = email_address
 
 
 class PasswordResetRequestError(AccountError):
@@ -146,22 +156,41 @@ class UserDeletionError(AccountError):
 
 
 class EmailAddressError(AccountError):
-    """An email-address action of the ``email`` page was refused."""
+    """An email-address action of the ``email`` page was refused.
+
+    ``code`` is the ``error_type`` of ``email_address_failed``; ``reason`` says more
+    precisely why (and picks the message): ``already_yours``, ``is_primary``,
+    ``last_verified`` and ``already_verified`` are ``validation_error``s, ``not_yours``
+    is ``not_found``.
+    """
 
     messages = {
-        "already_yours": _("This address is already on your account."),
-        "address_taken": _("This address cannot be added."),
+        "not_verified": _("Confirm this address before making it your primary one."),
         "limit_reached": _(
             "You have as many addresses as an account may have. Remove one to add another."
         ),
-        "not_yours": _("This address is not on your account."),
-        "is_primary": _("This is your primary address: make another one primary first."),
-        "last_verified": _(
-            "This is your only confirmed address: confirm another one before removing it."
-        ),
-        "not_verified": _("Confirm this address before making it your primary one."),
-        "already_verified": _("This address is already confirmed."),
     }
+    reasons = {
+        "already_yours": ("validation_error", _("This address is already on your account.")),
+        "not_yours": ("not_found", _("This address is not on your account.")),
+        "is_primary": (
+            "validation_error",
+            _("This is your primary address: make another one primary first."),
+        ),
+        "last_verified": (
+            "validation_error",
+            _("This is your only confirmed address: confirm another one before removing it."),
+        ),
+        "already_verified": ("validation_error", _("This address is already confirmed.")),
+    }
+
+    def __init__(self, message=None, *, code=None, reason=None, field_errors=None) -> None:
+        if reason is not None:
+            code, default_message = self.reasons[reason]
+            message = message or default_message
+        super().__init__(message, code=code, field_errors=field_errors)
+        #: The finer reason behind ``code``, where there is one.
+        self.reason = reason
 
 
 class EmailSendError(AccountError):

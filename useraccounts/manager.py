@@ -81,6 +81,7 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
         path = reverse("useraccounts:confirm_email", args=[token])
         context = {
             "user": email_address.user,
+            **self.account_context(email_address.user, email_address),
             "email_address": email_address,
             "activate_url": self.build_absolute_url(request, path),
             "signup": signup,
@@ -98,15 +99,18 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
             signup=signup,
         )
 
-    def verify_email(self, request: HttpRequest | None, token: str) -> EmailAddress:
-        """Mark the token's address verified; the token cannot be used again."""
-        try:
-            with transaction.atomic():
-                address = self._address_for_token(token, for_update=True)
-                self.mark_email_verified(request, address)
-        except Exception as exc:
-            raise self._verification_failed(request, exc, token) from exc
-        return address
+    @sensitive_variables("password")
+    def verify_email(
+        self, request: HttpRequest | None, token: str, *, password: str | None = None
+    ) -> EmailAddress:
+        """Mark the token's address verified for its account; the token cannot be used
+        again, and every other account's unverified row for the address is removed.
+
+        The link proves the mailbox; the confirmer must also hold the account (see
+        :meth:`confirmation_needs_password`): logged in as it, in the browser that signed
+        up with or added the address, or with the account's ``password``.
+        """
+        return self._verify_email(request, token, password)
 
     # --- login and logout -----------------------------------------------------------------
 
@@ -131,8 +135,10 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
                 raise AuthenticationError(code="incorrect_password")
             if not user.is_active:
                 raise AuthenticationError(code="user_inactive")
-            if app_settings.EMAIL_VERIFICATION == "mandatory" and not self.has_verified_email(
-                user
+            if (
+                app_settings.EMAIL_VERIFICATION == "mandatory"
+                and not self.has_verified_email(user)
+                and self.adopt_legacy_address(request, user) is None
             ):
                 raise AuthenticationError(code="email_not_verified")
         except Exception as exc:
@@ -174,7 +180,7 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
             if rate_limit:
                 ratelimit.consume("reset_password", request, key=normalized)
             with self._transaction_for(signals.password_reset_request_processed):
-                found = self.find_reset_recipient(normalized)
+                found = self.find_reset_recipient(request, normalized)
                 if found is None:
                     raise PasswordResetRequestError(code="user_not_found")
                 user, address = found
@@ -221,7 +227,9 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
                 self._store_password(request, user, new_password)
                 self._send(signals.password_changed, request, user=user)
         except Exception as exc:
-            raise self._fail(request, exc, PasswordChangeError, None) from exc
+            raise self._fail(
+                request, exc, PasswordChangeError, signals.password_change_failed, user=user
+            ) from exc
         self._keep_session(request, user)
 
     # --- the account and its addresses -----------------------------------------------------
@@ -272,23 +280,31 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
     def add_email(
         self, request: HttpRequest | None, user: AbstractBaseUser, email: str
     ) -> EmailAddress:
-        """Add an unverified address and email it a confirmation link."""
+        """Add an unverified address and email it a confirmation link.
+
+        An address another account has verified is added all the same, so the answer
+        and the list look exactly as for a free one; its owner gets a notice instead of
+        a link, and it can never be confirmed here.
+        """
         email = normalize_email(str(email))
         try:
-            validate_email(email)
-        except ValidationError as exc:
-            raise EmailAddressError(
-                code="validation_error", field_errors={"email": exc.messages}
-            ) from exc
-        ratelimit.consume("confirm_email", request, key=email)
-        try:
+            try:
+                validate_email(email)
+            except ValidationError as exc:
+                raise EmailAddressError(
+                    code="validation_error", field_errors={"email": exc.messages}
+                ) from exc
+            ratelimit.consume("confirm_email", request, key=email)
             with transaction.atomic():
                 self._check_can_add(user, email)
                 address = EmailAddress.objects.create(user=user, email=email)
-                self.send_email_confirmation(request, address)
+                self.send_email_confirmation_or_notice(request, address)
                 self._send(signals.email_added, request, user=user, email_address=address)
-        except IntegrityError as exc:  # added to another account at the same moment
-            raise EmailAddressError(code="address_taken") from exc
+        except IntegrityError as exc:  # the same address added twice at the same moment
+            error = EmailAddressError(reason="already_yours")
+            raise self._address_failed(request, error, user, email, "add") from exc
+        except Exception as exc:
+            raise self._address_failed(request, exc, user, email, "add") from exc
         return address
 
     def remove_email(
@@ -298,12 +314,15 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
         email_address: EmailAddress | str,
     ) -> None:
         """Remove an address: never the primary one, never the last verified one."""
-        with transaction.atomic():
-            address = self._own_address(user, email_address)
-            self._check_can_remove(user, address)
-            removed = copy.copy(address)  # delete() clears the pk; receivers get it whole
-            address.delete()
-            self._send(signals.email_removed, request, user=user, email_address=removed)
+        try:
+            with transaction.atomic():
+                address = self._own_address(user, email_address)
+                self._check_can_remove(user, address)
+                removed = copy.copy(address)  # delete() clears the pk; receivers get it whole
+                address.delete()
+                self._send(signals.email_removed, request, user=user, email_address=removed)
+        except Exception as exc:
+            raise self._address_failed(request, exc, user, email_address, "remove") from exc
 
     def set_primary_email(
         self,
@@ -312,31 +331,11 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
         email_address: EmailAddress | str,
     ) -> None:
         """Make a verified address the primary one; the user model's email follows."""
-        with transaction.atomic():
-            address = self._own_address(user, email_address)
-            if not address.verified:
-                raise EmailAddressError(code="not_verified")
-            if address.primary:
-                return
-            previous = (
-                EmailAddress.objects.select_for_update()
-                .filter(user_id=user.pk, primary=True)
-                .first()
-            )
-            if previous is not None:  # one primary per user: the constraint checks each save
-                previous.primary = False
-                previous.save(update_fields=["primary"])
-            address.primary = True
-            address.save(update_fields=["primary"])
-            setattr(user, user.get_email_field_name(), address.email)
-            user.save(update_fields=[user.get_email_field_name()])
-            self._send(
-                signals.email_changed,
-                request,
-                user=user,
-                from_email_address=previous,
-                to_email_address=address,
-            )
+        try:
+            with transaction.atomic():
+                self._set_primary(request, user, self._own_address(user, email_address))
+        except Exception as exc:
+            raise self._address_failed(request, exc, user, email_address, "primary") from exc
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL``."""

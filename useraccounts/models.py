@@ -1,26 +1,43 @@
-"""The one model of the app: the email addresses of an account and their state."""
+"""The one model of the app: the email addresses of an account and their state.
+
+Ownership rule: only a verified address belongs to an account. Several accounts may hold
+the same address unverified (an unverified address proves nothing, so it reserves
+nothing); the database lets an address be verified on one account at most. See
+``docs/security.rst``, "Who owns an address".
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
 class EmailAddressQuerySet(models.QuerySet):
     """The lookups the app makes, each one indexed query."""
 
-    def login_address(self, email: str) -> EmailAddress | None:
-        """The address one may log in with (verified, or the primary), with its user.
+    def for_email(self, email: str) -> list[EmailAddress]:
+        """Every row of ``email`` (normalized here), with its user: one indexed query."""
+        return list(self.filter(email=normalize_email(email)).select_related("user"))
 
-        Addresses are unique, so this fetches the one row by its index and decides in
-        Python: cheaper for Django to build than the same condition as an OR in SQL.
-        """
-        address = one_or_none(self.filter(email=normalize_email(email)).select_related("user"))
-        return address if address is not None and (address.verified or address.primary) else None
+    def live(self) -> EmailAddressQuerySet:
+        """Verified rows, and unverified ones still inside the confirmation window: an
+        expired unverified row blocks nothing and is removed by
+        ``useraccounts_purge_unverified``."""
+        return self.filter(Q(verified=True) | Q(created_at__gte=confirmation_cutoff()))
+
+
+def confirmation_cutoff() -> datetime:
+    """Unverified rows created before this moment have expired."""
+    from .conf import app_settings
+
+    return timezone.now() - timedelta(seconds=app_settings.EMAIL_CONFIRMATION_EXPIRE_SECONDS)
 
 
 def one_or_none(queryset: models.QuerySet) -> Any:
@@ -29,15 +46,31 @@ def one_or_none(queryset: models.QuerySet) -> Any:
 
 
 def normalize_email(email: str) -> str:
-    """The stored form of an address: stripped and lowercased, so lookups are exact."""
-    return email.strip().lower()
+    """The stored form of an address, so that spellings that reach one mailbox are one row.
+
+    Unicode NFKC (a fullwidth ``e``, U+FF45, is ``e``), lowercased, and the domain IDNA-encoded
+    the way the mail system delivers it (``exämple.com`` is ``xn--exmple-cua.com``,
+    ``straße.de`` is ``strasse.de``), as Django's own email validator and mail code
+    encode it. Input that is not an address comes back stripped and lowercased, for the
+    validator to refuse.
+    """
+    email = unicodedata.normalize("NFKC", str(email)).strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at or not domain:
+        return email
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return email  # not a valid domain: the validator says so
+    return f"{local}@{domain}"
 
 
 class EmailAddress(models.Model):
     """An address of an account.
 
-    An address belongs to one account only and a user has at most one primary address;
-    the database enforces both, so concurrent requests cannot break them.
+    One row per (account, address). An address is verified on at most one account and a
+    user has at most one primary address; the database enforces all three, so concurrent
+    requests cannot break them.
     """
 
     user = models.ForeignKey(
@@ -46,7 +79,7 @@ class EmailAddress(models.Model):
         related_name="email_addresses",
         verbose_name=_("user"),
     )
-    email = models.EmailField(_("email address"), max_length=254, unique=True)
+    email = models.EmailField(_("email address"), max_length=254, db_index=True)
     verified = models.BooleanField(_("verified"), default=False)
     primary = models.BooleanField(_("primary"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -67,11 +100,27 @@ class EmailAddress(models.Model):
                 condition=Q(primary=True),
                 name="useraccounts_one_primary_per_user",
             ),
+            models.UniqueConstraint(
+                fields=["user", "email"],
+                name="useraccounts_one_row_per_user_and_address",
+                violation_error_message=_("This address is already on this account."),
+            ),
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(verified=True),
+                name="useraccounts_one_verified_holder",
+                violation_error_message=_("This address is verified on another account."),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.email
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = normalize_email(self.email)
         super().save(*args, **kwargs)
+
+    @property
+    def expired(self) -> bool:
+        """Unverified and older than the confirmation window: it blocks nothing."""
+        return not self.verified and self.created_at < confirmation_cutoff()

@@ -70,8 +70,9 @@ class OperationsMixin:
     ) -> AccountError:
         """Send ``signal`` for a failed operation (after its rollback); return the error.
 
-        ``signal`` is None for operations the contract gives no failure signal (a
-        password change): a hasher failure still sends its own signal.
+        ``signal`` is None where the caller sends its failure signals itself (the
+        address actions, which send two for ``send``); a hasher failure still sends its
+        own signal.
 
         ``code_kwarg`` names the kwarg that carries the error's code (``error_type`` or
         ``reason``); ``message_kwarg``, if given, one that carries its text.

@@ -20,11 +20,15 @@ from . import signals
 from .conf import app_settings
 from .confirmation import ConfirmationMixin
 from .emails import MailMixin
-from .exceptions import AccountError, PasswordChangeError, PasswordResetError
+from .exceptions import (
+    AccountError,
+    EmailVerificationError,
+    PasswordChangeError,
+    PasswordResetError,
+)
 from .models import EmailAddress, one_or_none
 from .operations import OperationsMixin, PasswordError
 from .tokens import TOKEN_PREFIX_LENGTH, TokenState, password_reset_token_generator
-from .users import has_username, username_field_name
 
 
 class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
@@ -52,17 +56,20 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         password: str,
         *,
         only_if: dict[str, Any] | None = None,
+        validate: bool = True,
     ) -> None:
         """Validate, hash and save a new password for an existing user.
 
         With ``only_if`` (lookups from the reset token generator), the row is updated only
         while it still matches them: one conditional UPDATE, so a reset link posted twice
         at once resets once, on every database, with no row lock or transaction needed.
+        ``validate=False`` stores again a password that is already the user's.
         """
-        try:
-            self.validate_password(password, user)
-        except ValidationError as exc:
-            raise ValidationError({"password": exc.messages}) from exc
+        if validate:
+            try:
+                self.validate_password(password, user)
+            except ValidationError as exc:
+                raise ValidationError({"password": exc.messages}) from exc
         self._hash_password(user, password)
         if only_if is None:
             user.save(update_fields=["password"])
@@ -126,25 +133,40 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         self.send_mail(request, kind="password_reset", to=to, context=context, user=user)
 
     def find_reset_recipient(
-        self, email: str
-    ) -> tuple[AbstractBaseUser, EmailAddress | None] | None:
+        self, request: HttpRequest | None, email: str
+    ) -> tuple[AbstractBaseUser, EmailAddress] | None:
         """The active user a reset link for ``email`` goes to, and the address record.
 
-        Only an address one may log in with gets a link (verified, or the primary):
-        an unverified secondary address could have been added by anyone.
+        A link goes to the account on which the address is verified; or to a signup that
+        still waits for it (an account whose only address it is, that has never logged
+        in), where following the link proves the mailbox and its holder then sets the
+        password; or to a user the app has no address rows for, whose own email field it
+        is (the row is made then, see :meth:`adopt_legacy_address`). Never through an
+        address that someone else could have added to their account.
         """
-        address = EmailAddress.objects.login_address(email)
-        if address is not None:
-            user = address.user
-        elif not has_username():
-            # The user model's own unique email, for users the app has no record of yet.
-            lookup = {username_field_name(): email}
-            user = one_or_none(get_user_model()._default_manager.filter(**lookup))
-        else:
-            user = None
-        if user is None or not user.is_active:
+        rows = EmailAddress.objects.for_email(email)
+        address = next((row for row in rows if row.verified), None)
+        if address is None:
+            user = self.find_legacy_user(email)
+            if user is not None and user.is_active:
+                address = self.adopt_legacy_address(request, user)
+        if address is None:
+            pending = [
+                row
+                for row in rows
+                if row.primary and not row.expired and row.user.last_login is None
+            ]
+            address = max(pending, key=lambda row: row.created_at, default=None)
+            if (
+                address is not None
+                and (
+                    EmailAddress.objects.filter(user_id=address.user_id).exclude(pk=address.pk)
+                ).exists()
+            ):
+                address = None
+        if address is None or not address.user.is_active:
             return None
-        return user, address
+        return address.user, address
 
     def reset_link_path(self, user: AbstractBaseUser, address: EmailAddress | None) -> str:
         # The id of an address the link will verify; 0 (nothing to do) once it is verified.
@@ -179,7 +201,11 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         )
         if address is not None:
             address.user = user
-            self.mark_email_verified(request, address)
+            try:  # a savepoint: losing a race for the address must not undo the reset
+                with transaction.atomic():
+                    self.mark_email_verified(request, address)
+            except EmailVerificationError:
+                pass  # verified on another account meanwhile: the password is still set
 
     def check_password_reset_link(
         self, request: HttpRequest | None, *, uidb64: str, token: str
@@ -238,12 +264,16 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         """Give a password to an account that has none (e.g. one made in the admin)."""
         try:
             if user.has_usable_password():
-                raise PasswordChangeError(code="password_exists")
+                raise PasswordChangeError(
+                    PasswordChangeError.messages["password_exists"], code="validation_error"
+                )
             with transaction.atomic():
                 self._store_password(request, user, new_password)
                 self._send(signals.password_set, request, user=user)
         except Exception as exc:
-            raise self._fail(request, exc, PasswordChangeError, None) from exc
+            raise self._fail(
+                request, exc, PasswordChangeError, signals.password_change_failed, user=user
+            ) from exc
         self._keep_session(request, user)
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import IntegerField, Q, Value
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,7 +21,7 @@ from .conf import app_settings
 from .exceptions import AccountError, RegistrationError
 from .models import EmailAddress, normalize_email
 from .passwords import PasswordsMixin
-from .users import has_username
+from .users import display_name, has_username, users_matching
 
 
 class RegistrationMixin(PasswordsMixin):
@@ -32,7 +33,7 @@ class RegistrationMixin(PasswordsMixin):
         field = User._meta.get_field(User.USERNAME_FIELD)
         username = AbstractBaseUser.normalize_username(username.strip())
         username = field.clean(username, None)  # required, max_length and validators
-        if User._default_manager.filter(**{User.USERNAME_FIELD: username}).exists():
+        if users_matching(User.USERNAME_FIELD, username).exists():  # Carol is carol
             raise ValidationError(_("A user with that username already exists."), code="unique")
         return username
 
@@ -44,7 +45,7 @@ class RegistrationMixin(PasswordsMixin):
         if len(email) > 254:
             raise ValidationError(_("An email address has at most 254 characters."))
         validate_email(email)
-        if EmailAddress.objects.filter(email=email).exists():
+        if self.address_taken(email):
             raise ValidationError(
                 _(
                     "An account with this email address already exists. Log in, or reset "
@@ -53,6 +54,39 @@ class RegistrationMixin(PasswordsMixin):
                 code="unique",
             )
         return email
+
+    def address_taken(self, email: str) -> bool:
+        """Whether an account owns ``email``: verified on it, or the own email of a user
+        the app has no address rows for (from before the app, or ``createsuperuser``).
+        An address only waiting for confirmation reserves nothing; but where the email
+        is the login (``USERNAME_FIELD``), the user table holds one account per address,
+        so an account that has logged in keeps it (see ``docs/security.rst``)."""
+        holders = users_matching(get_user_model().get_email_field_name(), email)
+        owned = Q(email_addresses__isnull=True)
+        if not has_username():
+            owned |= Q(last_login__isnull=False) | Q(email_addresses__verified=True)
+        # One query: SELECT 1 ... UNION ALL SELECT 1 ..., each side on its own index.
+        one = {"useraccounts_one": Value(1, output_field=IntegerField())}
+        verified = EmailAddress.objects.filter(email=email, verified=True).annotate(**one)
+        owners = holders.filter(owned).annotate(**one)
+        taken = verified.values_list("useraccounts_one").union(
+            owners.values_list("useraccounts_one"), all=True
+        )
+        return bool(list(taken[:1]))
+
+    def _replace_pending_signup(self, request: HttpRequest | None, email: str) -> None:
+        """Where the email is the login, a new signup for an address still waiting for
+        confirmation replaces the account that waits for it (one that never logged in and
+        never verified an address): it proved nothing, so it reserves nothing, and its
+        links stop working."""
+        if has_username():
+            return
+        for user in users_matching(get_user_model().get_email_field_name(), email).filter(
+            last_login=None
+        ):
+            user_id, username = user.pk, display_name(user)
+            user.delete()
+            self._send(signals.user_deleted, request, user_id=user_id, username=username)
 
     def _hides_taken_email(self, error: ValidationError) -> bool:
         """Whether signup answers as if a taken address were free (see
@@ -64,13 +98,20 @@ class RegistrationMixin(PasswordsMixin):
             and any(e.code == "unique" for e in error.error_list)
         )
 
-    def send_account_exists_notice(self, request: HttpRequest | None, email: str) -> None:
-        """Tell an address's owner that someone tried to sign up with it (not when mail
-        to it bounces: the signup must still look like any other)."""
+    def send_account_exists_notice(
+        self, request: HttpRequest | None, email: str, *, added: bool = False
+    ) -> None:
+        """Tell an address's owner that someone tried to sign up with it, or (``added``)
+        to add it to another account; not when mail to it bounces: the attempt must
+        still look like any other."""
         if EmailAddress.objects.filter(email=email, undeliverable=True).exists():
             return
         path = reverse("useraccounts:password_reset")
-        context = {"email": email, "reset_url": self.build_absolute_url(request, path)}
+        context = {
+            "email": email,
+            "added": added,
+            "reset_url": self.build_absolute_url(request, path),
+        }
         self.send_mail(request, kind="account_exists", to=email, context=context)
 
     def build_user(self, *, username: str | None, email: str) -> AbstractBaseUser:
@@ -120,6 +161,7 @@ class RegistrationMixin(PasswordsMixin):
                 field_errors={"email": [_("An account with this email address already exists.")]},
                 shown_as_success=True,
             )
+        self._replace_pending_signup(request, cleaned["email"])
         self._send(
             signals.user_pre_register,
             request,
@@ -130,6 +172,7 @@ class RegistrationMixin(PasswordsMixin):
         self._send(signals.user_password_set, request, user=user)
         self.assign_default_groups(user)
         address = EmailAddress.objects.create(user=user, email=cleaned["email"], primary=True)
+        user.useraccounts_address = address  # the view lets this browser confirm it
         if app_settings.EMAIL_VERIFICATION != "none":
             self.send_email_confirmation(request, address, signup=True)
         self._send(signals.user_signed_up, request, user=user)

@@ -42,9 +42,17 @@ email_confirmation_sent = Signal()
 email_confirmed = Signal()
 
 # kwargs: token_prefix, error_type, exception, user (None unless the token was genuine).
-# error_type: "invalid_token", "expired_token", "unexpected_exception". Sent once per
-# request (GET or POST) that found the confirmation token bad or expired.
+# error_type: "invalid_token", "expired_token", "incorrect_password" (the confirmer did
+# not prove they hold the account), "address_taken" (verified on another account),
+# "rate_limited", "repository_error", "unexpected_exception". Sent once per confirmation
+# request (GET or POST) that failed.
 user_email_verification_failed = Signal()
+
+# kwargs: email (str), user (or None), error_type, exception. A confirmation link was
+# asked for (resend page, email page) and none was sent.
+# error_type: "user_not_found", "already_verified", "undeliverable", "email_send_failed",
+# "rate_limited", "repository_error", "unexpected_exception".
+email_confirmation_send_failed = Signal()
 
 # --- Login and logout ----------------------------------------------------------------
 
@@ -56,7 +64,7 @@ user_logged_in = Signal()
 
 # kwargs: username, reason, user (or None), exception.
 # reason: "user_not_found", "incorrect_password", "user_inactive",
-# "email_not_verified", "rate_limited", "unexpected_exception".
+# "email_not_verified", "rate_limited", "repository_error", "unexpected_exception".
 user_authentication_failed = Signal()
 
 # kwargs: user. After logout.
@@ -71,8 +79,9 @@ password_reset_request_started = Signal()
 password_reset_request_processed = Signal()
 
 # kwargs: email, error_type, exception.
-# error_type: "user_not_found", "email_send_failed", "rate_limited",
-# "unexpected_exception". The page shown is the same as on success.
+# error_type: "user_not_found", "email_send_failed", "rate_limited", "repository_error",
+# "unexpected_exception". The page shown is the same as on success, except a rate limit
+# or an infrastructure fault.
 password_reset_request_failed = Signal()
 
 # kwargs: token_prefix. The new-password form was posted.
@@ -89,6 +98,11 @@ password_reset_failed = Signal()
 
 # kwargs: user. A logged-in user changed the password.
 password_changed = Signal()
+
+# kwargs: user, error_type, exception. A password change was refused.
+# error_type: "incorrect_password", "validation_error", "rate_limited",
+# "repository_error", "unexpected_exception".
+password_change_failed = Signal()
 
 # kwargs: user. A password was set on an account that had none (unusable password).
 password_set = Signal()
@@ -137,6 +151,13 @@ email_removed = Signal()
 
 # kwargs: user, from_email_address, to_email_address. The primary address changed.
 email_changed = Signal()
+
+# kwargs: user, email (str), action ("add", "remove", "primary", "send"), error_type,
+# exception. An address action was refused.
+# error_type: "validation_error", "not_found", "limit_reached", "not_verified",
+# "undeliverable", "email_send_failed", "rate_limited", "repository_error",
+# "unexpected_exception".
+email_address_failed = Signal()
 
 # kwargs: user, email_address, event_type. The email provider reported a bounce,
 # complaint or rejection (django-anymail's tracking webhooks); the address is now marked

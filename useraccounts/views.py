@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.crypto import get_random_string
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -23,9 +24,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
 from .conf import app_settings
+from .confirmation import proof_tag, remember_address
 from .exceptions import AccountError, RateLimited
-from .forms import EmailForm, LoginForm, SignupForm
+from .forms import PASSWORD_MAX_LENGTH, EmailForm, LoginForm, SignupForm
 from .manager import AccountManager, get_account_manager, safe_next_url
+from .models import EmailAddress
 from .tokens import TOKEN_PREFIX_LENGTH
 
 logger = logging.getLogger("useraccounts")
@@ -55,7 +58,9 @@ class AccountViewMixin:
         if isinstance(error, RateLimited):
             return self.rate_limited(error)
         context = {"error": error, "form": EmailForm()}
-        response = render(self.request, self.invalid_template_name, context, status=400)
+        # A genuine link for an address another account confirmed first: a conflict.
+        status = 409 if error.code == "address_taken" else 400
+        response = render(self.request, self.invalid_template_name, context, status=status)
         # Django logs the path of every 4xx response, and this path holds the token:
         # log its prefix only, and mark the response as logged.
         logger.warning(
@@ -100,12 +105,26 @@ class SignupView(AccountViewMixin, FormView):
             user = self.manager.register_user_from_form(request, form)
         except AccountError as error:
             if error.shown_as_success:
-                return HttpResponseRedirect(self.get_success_url())
+                # A taken address answers as a fresh signup does, cookie included (a
+                # tag that names no row), so the answer tells nothing about its owner.
+                return self.remember(HttpResponseRedirect(self.get_success_url()), None)
             return self.account_error(form, error)
         if app_settings.EMAIL_VERIFICATION == "mandatory":
-            return HttpResponseRedirect(self.get_success_url())
-        self.manager.login_user(request, user)
-        return HttpResponseRedirect(self.manager.get_login_redirect_url(request))
+            response = HttpResponseRedirect(self.get_success_url())
+        else:
+            self.manager.login_user(request, user)
+            response = HttpResponseRedirect(self.manager.get_login_redirect_url(request))
+        return self.remember(response, getattr(user, "useraccounts_address", None))
+
+    def remember(self, response: HttpResponse, address: EmailAddress | None) -> HttpResponse:
+        """Let this browser confirm the new address without typing the password."""
+        tag = (
+            proof_tag(address)
+            if address is not None
+            else get_random_string(20, "0123456789abcdef")
+        )
+        remember_address(self.request, response, tag)
+        return response
 
 
 @method_decorator(protected, name="dispatch")
@@ -176,16 +195,34 @@ class ConfirmEmailView(AccountViewMixin, TemplateView):
             return self.bad_link(error, kwargs["token"])
         return self.render_to_response(self.get_context_data(email_address=address))
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        address = context["email_address"]
+        return {
+            **context,
+            **self.manager.account_context(address.user, address),
+            "ask_password": self.manager.confirmation_needs_password(self.request, address),
+        }
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = kwargs["token"]
         try:
-            address = self.manager.verify_email(request, kwargs["token"])
+            address = self.manager.verify_email(
+                request,
+                token,
+                password=str(request.POST.get("password", ""))[:PASSWORD_MAX_LENGTH],
+            )
         except AccountError as error:
-            return self.bad_link(error, kwargs["token"])
+            if error.code != "incorrect_password":
+                return self.bad_link(error, token)
+            # The link is good; the visitor did not prove they hold the account.
+            context = self.get_context_data(email_address=error.email_address, error=error)
+            return self.render_to_response(context, status=400)
         messages.success(
             request, _("%(email)s is confirmed.") % {"email": address.email}, fail_silently=True
         )
         if request.user.is_authenticated:
-            return redirect(settings.LOGIN_REDIRECT_URL)
+            return redirect("useraccounts:email")
         return HttpResponseRedirect(self.success_url)
 
 

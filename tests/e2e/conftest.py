@@ -68,8 +68,9 @@ class Shots:
 
 
 @pytest.fixture
-def page(browser, request, settings):
+def page(browser, request, settings, live_server):
     settings.USERACCOUNTS_RATE_LIMITS = False
+    settings.USERACCOUNTS_SITE_URL = live_server.url  # emailed links point at the server
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(10_000)

@@ -42,9 +42,11 @@ def test_the_whole_story(live_server, page, mailoutbox):
     shot("confirmation-sent")
 
     page.goto(link_in(mailoutbox))
+    # This browser signed up: the page names the account and asks for no password.
     expect(
-        page.get_by_text("Confirm that alice@example.com is your email address.")
+        page.get_by_text("Confirm that alice@example.com is the email address of the account")
     ).to_be_visible()
+    expect(page.get_by_label("Password of this account")).to_have_count(0)
     shot("confirm")
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_url(f"{base}/accounts/login/")
