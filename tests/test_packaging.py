@@ -47,6 +47,7 @@ def test_wheel_holds_templates_migrations_and_metadata(wheel):
     expected = shipped_files()
     assert "useraccounts/templates/useraccounts/base.html" in expected
     assert "useraccounts/migrations/0001_initial.py" in expected
+    assert "useraccounts/py.typed" in names  # type checkers read the hints
     assert expected <= names, sorted(expected - names)
     assert not any(n.startswith(("tests/", "testproject/")) for n in names)
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
