@@ -225,3 +225,62 @@ def visible(responses, *, typed: str = "") -> list:
         )
         seen.append((response.status_code, headers, body))
     return seen
+
+
+class Faults:
+    """Real faults of the infrastructure, each a context manager (no mock of the app):
+
+    - ``database(pattern)``: every query whose SQL matches ``pattern`` (a regular
+      expression, any letter case) fails with ``django.db.OperationalError``, raised at
+      the point where the database driver raises it; the context yields the failed SQL.
+      ``WRITES`` (the default) matches every INSERT, UPDATE and DELETE; ``"."`` every
+      query, as when the database is down.
+    - ``cache()``: the default cache (the rate limiter's) is a Redis server nobody
+      listens on.
+    - ``email()``: the email backend is down (``tests.backends.FailingEmailBackend``).
+    """
+
+    WRITES = r"^\s*(INSERT|UPDATE|DELETE)\b"
+    UNREACHABLE_CACHE = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
+    def database(self, pattern: str = WRITES):
+        from contextlib import contextmanager
+
+        from django.db import OperationalError
+
+        regex = re.compile(pattern, re.IGNORECASE)
+
+        def refuse(execute, sql, params, many, context):
+            if regex.search(sql):
+                failed.append(sql)
+                raise OperationalError(f"injected fault: the database refused {sql[:40]!r}")
+            return execute(sql, params, many, context)
+
+        @contextmanager
+        def failing():
+            with connection.execute_wrapper(refuse):
+                yield failed
+
+        failed: list[str] = []
+        return failing()
+
+    def cache(self):
+        from django.test import override_settings
+
+        return override_settings(CACHES=self.UNREACHABLE_CACHE)
+
+    def email(self):
+        from django.test import override_settings
+
+        return override_settings(EMAIL_BACKEND="tests.backends.FailingEmailBackend")
+
+
+@pytest.fixture
+def faults():
+    return Faults()

@@ -145,3 +145,17 @@ def test_odd_input_is_recorded_safely(client):
     assert started.detail["email"] == "a\ufffdb@example.com"
     failed = AuditEvent.objects.get(event="user_registration_failed")
     assert (failed.outcome, failed.detail["error_type"]) == ("failure", "validation_error")
+
+
+@pytest.mark.django_db
+def test_a_malformed_forwarded_address_still_records_the_event(client, settings):
+    """A proxy chain the client wrote junk into: the row keeps the real peer address."""
+    settings.USERACCOUNTS_TRUSTED_PROXY_COUNT = 1
+    client.post(
+        reverse("useraccounts:login"),
+        {"login": "nobody@example.com", "password": "x"},
+        HTTP_X_FORWARDED_FOR="not-an-ip",
+        REMOTE_ADDR="192.0.2.7",
+    )
+    event = AuditEvent.objects.get(event="user_authentication_failed")
+    assert event.ip == "192.0.2.7"

@@ -134,8 +134,12 @@ def test_resend_answers_the_same_for_unknown_and_verified_addresses(
     for response in (unknown, verified):
         assert response.status_code == 302
         assert response["Location"] == reverse("useraccounts:confirmation_sent")
-    assert len(mailoutbox) == 1  # only the signup's
-    # Nothing was sent: each request says why in a failure signal.
+    # No link was sent: each address got a note saying why, and each request says why
+    # in a failure signal.
+    assert [m.to for m in mailoutbox[1:]] == [["nobody@example.com"], ["bob@example.com"]]
+    assert "no signup is waiting for it" in mailoutbox[1].body
+    assert "already confirmed" in mailoutbox[2].body
+    assert link_in(mailoutbox[2]).endswith(reverse("useraccounts:login"))
     assert [
         (k["email"], k["error_type"]) for k in signals.of("email_confirmation_send_failed")
     ] == [
@@ -199,6 +203,6 @@ def test_resend_to_an_undeliverable_address_sends_nothing_and_says_why(
     EmailAddress.objects.filter(email="alice@example.com").update(undeliverable=True)
     response = client.post(RESEND, {"email": "alice@example.com"})
     assert response["Location"] == reverse("useraccounts:confirmation_sent")  # as always
-    assert len(mailoutbox) == 1  # only the signup's
+    assert len(mailoutbox) == 1  # only the signup's: the provider said it bounces
     failed = signals.one("email_confirmation_send_failed")
     assert (failed["email"], failed["error_type"]) == ("alice@example.com", "undeliverable")

@@ -215,7 +215,7 @@ def test_failed_logins_per_login_are_rate_limited(client, signals, settings, clo
         "user_authentication_failed",
         username=account.email,
         reason="rate_limited",
-        user=None,
+        user=account,  # found before the attempt was counted
         exception=Exception,
     )
     clock.advance(300)
@@ -234,7 +234,7 @@ def test_failed_logins_per_ip_are_rate_limited(client, signals, settings, clock,
         "user_authentication_failed",
         username=account.email,
         reason="rate_limited",
-        user=None,
+        user=account,  # found before the attempt was counted
         exception=Exception,
     )
     assert post_login(client, account.email, meta={"REMOTE_ADDR": "10.1.1.1"}).status_code == 302

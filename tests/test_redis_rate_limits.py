@@ -1,7 +1,9 @@
 """Rate limits hold across processes: two site processes sharing one Redis cache count
-failed logins together, as servers behind a load balancer would."""
+failed logins together, as servers behind a load balancer would, and concurrent attempts
+from two processes never get more than the amount through."""
 
 import http.cookiejar
+import json
 import os
 import re
 import socket
@@ -12,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -115,10 +118,6 @@ def failed_login(site: str, login: str) -> int:
 def test_failed_logins_are_counted_across_processes(two_sites):
     first, second = two_sites
     login = f"target-{uuid.uuid4().hex[:8]}@example.com"
-    # Limits count in fixed 5-minute windows; start well inside one, or a new window
-    # could begin halfway through and (rightly) start counting from zero.
-    if time.time() % 300 > 270:
-        time.sleep(301 - time.time() % 300)
     # The limit is 3 per login; no single process sees more than 2 of these failures.
     assert [failed_login(first, login), failed_login(second, login)] == [200, 200]
     assert failed_login(first, login) == 200
@@ -126,3 +125,84 @@ def test_failed_logins_are_counted_across_processes(two_sites):
     assert failed_login(first, login) == 429
     # Another login is counted apart.
     assert failed_login(second, f"other-{login}") == 200
+
+
+def test_concurrent_failed_logins_on_two_sites_let_the_limit_through(two_sites):
+    """20 browsers guess at once, through both site processes: the limit (3 per login
+    there) lets exactly 3 be checked, the others answered 429."""
+    login = f"rush-{uuid.uuid4().hex[:8]}@example.com"
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(lambda n: failed_login(two_sites[n % 2], login), range(20)))
+    assert sorted(statuses) == [200] * 3 + [429] * 17, statuses
+
+
+ATTEMPT_WORKER = """
+import json, sys, threading, time
+import django
+django.setup()
+from django.test import override_settings
+from useraccounts import ratelimit
+from useraccounts.exceptions import RateLimited
+
+job = json.loads(sys.argv[1])
+results = []
+with override_settings(USERACCOUNTS_RATE_LIMITS={"login_failed": job["rate"]}):
+    for n, key in enumerate(job["keys"]):
+        ready = threading.Barrier(job["threads"])
+        passed = []
+
+        def one():
+            ready.wait()
+            try:
+                ratelimit.attempt("login_failed", key=key)
+            except RateLimited:
+                return
+            passed.append(1)
+
+        threads = [threading.Thread(target=one) for _ in range(job["threads"])]
+        time.sleep(max(0.0, job["start"] + n * job["gap"] - time.time()))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        results.append(len(passed))
+print(json.dumps(results))
+"""
+
+
+def test_concurrent_attempts_from_two_processes_let_the_amount_through(redis, tmp_path):
+    """20 attempts at once (10 threads in each of two processes) against 5/5m: every
+    attempt is counted by Redis's atomic INCR before it is compared, so exactly 5 pass.
+    Five rounds, each on a fresh key: counting after reading would let most through."""
+    if time.time() % 300 > 285:  # all rounds in one window, as if no earlier attempts
+        time.sleep(301 - time.time() % 300)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings_redis",
+        "USERACCOUNTS_TEST_DB": str(tmp_path / "unused.sqlite3"),
+        "USERACCOUNTS_TEST_CACHE_PREFIX": f"test-{uuid.uuid4().hex}",
+        "REDIS_URL": redis,
+        "PYTHONPATH": str(ROOT),
+    }
+    rounds = 5
+    job = {
+        "rate": "5/5m/key",
+        "keys": [f"race-{uuid.uuid4().hex}" for _ in range(rounds)],
+        "threads": 10,
+        "start": time.time() + 3,  # both processes set up by then
+        "gap": 0.5,
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", ATTEMPT_WORKER, json.dumps(job)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=60)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0]
+    first, second = (json.loads(output) for output in outputs)
+    assert [a + b for a, b in zip(first, second, strict=True)] == [5] * rounds

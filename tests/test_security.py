@@ -4,7 +4,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from tests.conftest import PASSWORD, create_account, visible
+from tests.conftest import PASSWORD, create_account, link_in, visible
 from useraccounts.manager import get_account_manager
 from useraccounts.ratelimit import client_ip
 
@@ -76,7 +76,10 @@ def test_resend_answers_byte_for_byte_the_same(mailoutbox):
         return visible([client.get(url), posted, client.get(posted["Location"])])
 
     assert story("bob@example.com") == story("nobody@example.com")
-    assert [m.to for m in mailoutbox] == [["bob@example.com"]]
+    # One mail each: a link for the signup waiting, a note for the unknown address.
+    assert [m.to for m in mailoutbox] == [["bob@example.com"], ["nobody@example.com"]]
+    assert "/confirm-email/" in link_in(mailoutbox[0])
+    assert "no signup is waiting for it" in mailoutbox[1].body
 
 
 def test_login_errors_do_not_tell_unknown_from_wrong_password(account):

@@ -236,8 +236,31 @@ def email_added(client, mailoutbox):
     return client.post(reverse("useraccounts:email"), data, follow=True)
 
 
+def unavailable(client, mailoutbox, settings):
+    """The 503 page: the email backend is down while signing up."""
+    settings.EMAIL_BACKEND = "tests.backends.FailingEmailBackend"
+    data = {"email": "carol@example.com", "password1": PASSWORD, "password2": PASSWORD}
+    if "username" in {f.name for f in get_user_model()._meta.fields}:
+        data["username"] = "carol"
+    return client.post(reverse("useraccounts:signup"), data)
+
+
+def confirm_email_elsewhere(client, mailoutbox):
+    """The link opened in another browser: the page asks for the account's password."""
+    from django.test import Client
+
+    signer = Client(HTTP_ACCEPT_LANGUAGE="en")
+    data = {"email": "carol@example.com", "password1": PASSWORD, "password2": PASSWORD}
+    if "username" in {f.name for f in get_user_model()._meta.fields}:
+        data["username"] = "carol"
+    signer.post(reverse("useraccounts:signup"), data)
+    return client.post(link_in(mailoutbox[-1]), {"password": "not it"})
+
+
 PAGES = [
     get("signup"),
+    unavailable,
+    confirm_email_elsewhere,
     signup_errors,
     signup_closed,
     get("login"),
@@ -279,7 +302,7 @@ def render(page, language: str, client_factory, mailoutbox, settings):
     client = client_factory(HTTP_ACCEPT_LANGUAGE=language)
     kwargs = {"settings": settings} if "settings" in page.__code__.co_varnames else {}
     response = page(client, mailoutbox, **kwargs)
-    assert response.status_code < 500
+    assert response.status_code < 500 or page is unavailable
     content = response.content.decode()
     assert f'<html lang="{language}' in content, "the page is not in the visitor's language"
     return content
@@ -324,6 +347,24 @@ def added_address_email(client):
     client.post(reverse("useraccounts:email"), {"email": "bob.new@example.com", "action_add": ""})
 
 
+def no_account_reset_email(client):
+    client.post(reverse("useraccounts:password_reset"), {"email": "nobody@example.com"})
+
+
+def no_signup_waiting_email(client):
+    client.post(reverse("useraccounts:resend_confirmation"), {"email": "nobody@example.com"})
+
+
+def already_confirmed_email(client):
+    client.post(reverse("useraccounts:resend_confirmation"), {"email": "bob@example.com"})
+
+
+def address_of_another_account_email(client):
+    create_account("carol", "carol@example.com")
+    client.force_login(get_user_model().objects.get(email="carol@example.com"))
+    client.post(reverse("useraccounts:email"), {"email": "bob@example.com", "action_add": ""})
+
+
 def email_text(send, language, mailoutbox) -> tuple[set[str], set[str]]:
     from django.test import Client
 
@@ -339,7 +380,17 @@ def email_text(send, language, mailoutbox) -> tuple[set[str], set[str]]:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize(
-    "send", [signup_email, account_exists_email, reset_email, added_address_email]
+    "send",
+    [
+        signup_email,
+        account_exists_email,
+        reset_email,
+        added_address_email,
+        no_account_reset_email,
+        no_signup_waiting_email,
+        already_confirmed_email,
+        address_of_another_account_email,
+    ],
 )
 def test_every_email_is_translated(send, language, mailoutbox):
     english_text, english_html = email_text(send, "en", mailoutbox)

@@ -260,7 +260,7 @@ class AccountMixin(OperationsMixin):
                 address = self._own_address(user, email_address)
                 if address.verified:
                     raise EmailAddressError(reason="already_verified")
-                ratelimit.consume("confirm_email", request, key=address.email)
+                ratelimit.consume("confirm_email", request, key=address.email, user_id=user.pk)
                 self.send_email_confirmation_or_notice(request, address)
         except Exception as exc:
             raise self._address_failed(request, exc, user, email_address, "send") from exc

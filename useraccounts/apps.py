@@ -1,9 +1,10 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
 class UserAccountsConfig(AppConfig):
-    """Registers the system checks; nothing else runs at start-up."""
+    """Registers the system checks and the delivery-feedback receiver, and puts the
+    default admin site's login behind the app's login limits."""
 
     name = "useraccounts"
     verbose_name = _("User accounts")
@@ -16,3 +17,9 @@ class UserAccountsConfig(AppConfig):
         from .delivery import handle_tracking_event
 
         tracking.connect(handle_tracking_event, dispatch_uid="useraccounts.delivery")
+        if apps.is_installed("django.contrib.admin"):
+            from django.contrib.admin import site
+
+            from .admin_login import limit_login
+
+            limit_login(site)

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth import login as django_login
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in as django_user_logged_in
+from django.core import signing
+from django.db import DatabaseError
 from django.db.models import QuerySet, Value
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import rotate_token
 
-from . import signals
+from . import ratelimit, signals
 from .conf import app_settings
+from .exceptions import AuthenticationError
 from .models import EmailAddress, normalize_email
 from .users import best_match, has_username, username_field_name, users_matching
+
+#: The cookie a browser gets once it has logged in to an account: proof, signed by the
+#: server, that it did, so the account's lockout does not apply to it.
+DEVICE_COOKIE = "useraccounts_device"
+DEVICE_SALT = "useraccounts.authentication.device"
+DEVICE_MAX_AGE = 365 * 24 * 3600
+
+
+def login_limit_key(login: str, user: AbstractBaseUser | None) -> str:
+    """What login limits count by: the account, or the typed login of an unknown one."""
+    return f"user:{user.pk}" if user is not None else f"login:{login.strip().lower()}"
 
 
 class LoginMixin:
@@ -71,6 +88,52 @@ class LoginMixin:
             email_addresses__isnull=True
         )
 
+    def count_login_attempt(
+        self, request: HttpRequest | None, login: str, user: AbstractBaseUser | None
+    ) -> ratelimit.Attempt:
+        """Count a login attempt before its password is checked (raises ``RateLimited``).
+
+        A known account is counted by its id, so its username and each of its addresses
+        share one allowance; an unknown login by what was typed; both also per IP. A
+        browser that logged in to the account before (its device cookie) is counted
+        alone instead (OWASP's device cookies), so a stranger spending the account's
+        allowance cannot lock the owner out.
+        """
+        device = self.trusted_device(request, user)
+        if device is not None:
+            return ratelimit.attempt("login_device", request, device=device)
+        return ratelimit.attempt("login_failed", request, key=login_limit_key(login, user))
+
+    def trusted_device(
+        self, request: HttpRequest | None, user: AbstractBaseUser | None
+    ) -> str | None:
+        """The id of this browser's device cookie, if it was issued for ``user``."""
+        value = request.COOKIES.get(DEVICE_COOKIE) if request is not None else None
+        if not value or user is None:
+            return None
+        try:
+            data = signing.loads(value, salt=DEVICE_SALT, max_age=DEVICE_MAX_AGE)
+        except (signing.BadSignature, ValueError, TypeError):
+            return None
+        if not isinstance(data, dict) or data.get("u") != str(user.pk):
+            return None
+        return str(data.get("d", ""))[:64] or None
+
+    def remember_device(
+        self, request: HttpRequest, response: HttpResponse, user: AbstractBaseUser
+    ) -> None:
+        """After a successful login, give this browser a device cookie for ``user``."""
+        device = self.trusted_device(request, user) or secrets.token_urlsafe(16)
+        value = signing.dumps({"u": str(user.pk), "d": device}, salt=DEVICE_SALT)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=DEVICE_MAX_AGE,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+
     def has_verified_email(self, user: AbstractBaseUser) -> bool:
         """Whether the user has a verified address; asked only once the password is right."""
         verified = getattr(user, "useraccounts_verified", None)
@@ -87,12 +150,48 @@ class LoginMixin:
     def login_user(
         self, request: HttpRequest, user: AbstractBaseUser, *, remember: bool = False
     ) -> None:
-        """Start the user's session under a new key and send ``user_logged_in``."""
-        with self._transaction_for(signals.user_logged_in):
-            self._start_session(request, user)
-            # Without "remember", the cookie ends with the browser session.
-            request.session.set_expiry(settings.SESSION_COOKIE_AGE if remember else 0)
-            self._send(signals.user_logged_in, request, user=user)
+        """Start the user's session under a new key and send ``user_logged_in``.
+
+        If that fails (the session store or ``last_login`` cannot be written), the
+        visitor is left logged out, ``user_authentication_failed`` is sent and an
+        ``AuthenticationError`` raised (``repository_error`` for a database fault).
+        """
+        try:
+            with self._transaction_for(signals.user_logged_in):
+                self._start_session(request, user)
+                # Without "remember", the cookie ends with the browser session.
+                request.session.set_expiry(settings.SESSION_COOKIE_AGE if remember else 0)
+                self._send(signals.user_logged_in, request, user=user)
+        except Exception as exc:
+            # Nobody stays logged in as ``user``: not in the stored session (Django saves
+            # none for a 5xx answer, and a write that failed saved nothing), nor on this
+            # request, for whoever answers it.
+            try:
+                if request.session.get(SESSION_KEY) == user._meta.pk.value_to_string(user):
+                    for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY):
+                        request.session.pop(key, None)
+            except DatabaseError:  # the session could not even be read: nothing new in it
+                pass
+            request.user = AnonymousUser()
+            raise self._login_failed(request, exc, user.get_username(), user) from exc
+
+    def _login_failed(
+        self,
+        request: HttpRequest | None,
+        exc: Exception,
+        username: str,
+        user: AbstractBaseUser | None,
+    ) -> AuthenticationError:
+        """Send ``user_authentication_failed`` after the rollback; return the error."""
+        return self._fail(
+            request,
+            exc,
+            AuthenticationError,
+            signals.user_authentication_failed,
+            code_kwarg="reason",
+            username=username,
+            user=user,
+        )
 
     def _start_session(self, request: HttpRequest, user: AbstractBaseUser) -> None:
         """``django.contrib.auth.login()``, without its first write for a new visitor.

@@ -19,14 +19,20 @@ EMAIL_VERIFICATION_MODES = ("mandatory", "optional", "none")
 LOGIN_METHODS = ("username", "email")
 
 #: Rates are "<count>/<period>/<scope>" joined by commas; a period is an optional number
-#: and a unit (s, m, h, d); the scope is "ip", "key" (the address or login typed) or "user".
+#: and a unit (s, m, h, d); the scope is "ip" (the client's address; an IPv6 client by its
+#: /64 network), "key" (the address or login typed), "user" (the account) or "device" (a
+#: device cookie's id). Counts slide: the previous window's count weighs in as much as it
+#: overlaps the last period, so a burst at the end of a window still counts after it.
 DEFAULT_RATE_LIMITS: dict[str, str] = {
     "login_failed": "20/5m/ip,5/5m/key",
+    "login_device": "10/5m/device",
     "signup": "20/h/ip",
-    "confirm_email": "3/10m/key",
+    "confirm_email": "3/10m/key,10/h/user,30/h/ip",
     "reset_password": "20/h/ip,3/15m/key",
     "change_password": "5/m/user",
     "confirm_password": "20/5m/ip,5/5m/user",
+    "delete_account": "5/15m/user",
+    "notify": "2/h/key",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -45,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "DELETE_MODE": "delete",
     "MAX_EMAIL_ADDRESSES": 5,
     "PREVENT_ENUMERATION": True,
+    "RATE_LIMITS_FAIL_OPEN": False,
+    "NOTIFY_UNKNOWN_ADDRESSES": True,
+    "LIMIT_ADMIN_LOGIN": True,
 }
 
 DELETE_MODES = ("delete", "deactivate")
@@ -117,6 +126,26 @@ class AppSettings:
         return {**DEFAULT_RATE_LIMITS, **value}
 
     @property
+    def RATE_LIMITS_FAIL_OPEN(self) -> bool:
+        """What a limited operation does when the cache that counts limits fails.
+
+        False (the default) fails closed: login, signup, resets and the other limited
+        operations answer 503 with Retry-After until the cache is back, so nobody can
+        guess passwords while nothing is counted. True fails open: attempts go through
+        uncounted, each logged as a warning; for a site that prefers availability (and
+        has another defence, such as a firewall's own limits).
+        """
+        value = self._get("RATE_LIMITS_FAIL_OPEN")
+        if not isinstance(value, bool):
+            raise self._improper(
+                "RATE_LIMITS_FAIL_OPEN",
+                f"is {value!r}",
+                "Set it to False (the default: refuse attempts while the cache is down) "
+                "or True (let them through uncounted).",
+            )
+        return value
+
+    @property
     def MANAGER(self) -> str:
         return self._get("MANAGER")
 
@@ -173,6 +202,18 @@ class AppSettings:
     @property
     def PREVENT_ENUMERATION(self) -> bool:
         return bool(self._get("PREVENT_ENUMERATION"))
+
+    @property
+    def LIMIT_ADMIN_LOGIN(self) -> bool:
+        """Whether the admin's login page counts against the app's login limits (off:
+        for a site whose admin login something else limits)."""
+        return bool(self._get("LIMIT_ADMIN_LOGIN"))
+
+    @property
+    def NOTIFY_UNKNOWN_ADDRESSES(self) -> bool:
+        """Whether a reset or resend that no link answers sends a short note instead, so
+        that known and unknown addresses cost the same work (off: silence)."""
+        return bool(self._get("NOTIFY_UNKNOWN_ADDRESSES"))
 
     @property
     def MAX_EMAIL_ADDRESSES(self) -> int:

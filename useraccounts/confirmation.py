@@ -24,7 +24,12 @@ from django.utils.crypto import salted_hmac
 from . import ratelimit, signals
 from .conf import app_settings
 from .emails import delivery_error_code
-from .exceptions import AccountError, EmailVerificationError, RateLimited
+from .exceptions import (
+    AccountError,
+    EmailVerificationError,
+    RateLimited,
+    RateLimiterUnavailable,
+)
 from .models import EmailAddress, normalize_email
 from .operations import OperationsMixin
 from .tokens import TOKEN_PREFIX_LENGTH, TokenState, email_confirmation_token_generator
@@ -247,9 +252,11 @@ class ConfirmationMixin(OperationsMixin):
             holder = next((row for row in rows if row.verified), None)
             if holder is not None:
                 user = holder.user
+                self.send_no_account_note(request, email, "confirmed")
                 raise EmailVerificationError(code="already_verified")
             address = self._pending(rows)
             if address is None:
+                self.send_no_account_note(request, email, "resend")
                 raise EmailVerificationError(code="user_not_found")
             user = address.user
             with transaction.atomic():
@@ -264,7 +271,8 @@ class ConfirmationMixin(OperationsMixin):
                 error_type=delivery_error_code(exc, error),
                 exception=exc,
             )
-            if isinstance(error, RateLimited):
+            if isinstance(error, RateLimited | RateLimiterUnavailable):
+                # A limit, or the limiter's cache down: the same for every address.
                 raise error from exc
 
     @staticmethod

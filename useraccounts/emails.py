@@ -7,6 +7,7 @@ alternative rendered from overridable templates under ``templates/useraccounts/e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from .conf import app_settings
 from .exceptions import AccountError, EmailSendError, UndeliverableAddress
@@ -45,8 +47,9 @@ def send_templated_mail(
 ) -> None:
     """Render and send one message; raise ``EmailSendError`` if the backend fails.
 
-    The backend's error is logged with the message kind and recipient only: the
-    context (which holds the link and its token) never reaches the log.
+    The backend's error is logged with its traceback, the message kind and the
+    recipient masked (``j***@example.com``): the context (which holds the link and its
+    token) never reaches the log.
     """
     subject, text, html = render_message(kind, context, request)
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
@@ -56,8 +59,27 @@ def send_templated_mail(
     try:
         message.send(fail_silently=False)
     except Exception as exc:
-        logger.error("Could not send the %s email to %s: %s", kind, to, type(exc).__name__)
+        masked = mask_email(to)
+        fix = (  # AnymailConfigurationError is one too
+            " Fix the EMAIL_BACKEND / ANYMAIL settings."
+            if isinstance(exc, ImproperlyConfigured)
+            else ""
+        )
+        logger.exception(
+            "Could not send the %s email to %s: %s: %s%s",
+            kind,
+            masked,
+            type(exc).__name__,
+            str(exc).replace(to, masked),
+            fix,
+        )
         raise EmailSendError() from exc
+
+
+def mask_email(email: str) -> str:
+    """An address as logs may show it: ``j***@example.com``."""
+    local, at, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if at else "***"
 
 
 def delivery_error_code(exc: Exception, error: AccountError) -> str:
@@ -74,7 +96,9 @@ class MailMixin:
         """Refuse to send to an address the email provider reported as undeliverable
         (see :mod:`useraccounts.delivery`): mail to it would only bounce again."""
         if email_address is not None and email_address.undeliverable:
-            logger.info("Not sending to %s: it is marked undeliverable", email_address.email)
+            logger.info(
+                "Not sending to %s: it is marked undeliverable", mask_email(email_address.email)
+            )
             raise UndeliverableAddress()
 
     def build_absolute_url(self, request: HttpRequest | None, path: str) -> str:
@@ -114,3 +138,21 @@ class MailMixin:
             site = request.get_host() if request is not None else ""
         context.setdefault("site_name", site)
         send_templated_mail(request, kind=kind, to=to, context=context, user=user)
+
+    def send_no_account_note(self, request: HttpRequest | None, email: str, reason: str) -> None:
+        """Answer a reset (``reason="reset"``) or a request for a new confirmation link
+        (``"resend"``, or ``"confirmed"`` when the address is already confirmed) that no
+        link can answer with a short note to the address, so that known and unknown
+        addresses cost the same one mail (``USERACCOUNTS_NOTIFY_UNKNOWN_ADDRESSES``).
+        The caller's rate limit per address bounds how many a stranger can trigger; a
+        failed send is logged by the send path and otherwise ignored, like the request."""
+        if not app_settings.NOTIFY_UNKNOWN_ADDRESSES:
+            return
+        name = "useraccounts:login" if reason == "confirmed" else "useraccounts:signup"
+        context = {
+            "email": email,
+            "reason": reason,
+            "url": self.build_absolute_url(request, reverse(name)),
+        }
+        with contextlib.suppress(EmailSendError):
+            self.send_mail(request, kind="no_account", to=email, context=context)

@@ -226,3 +226,13 @@ class RateLimited(AccountError):
             % {"minutes": minutes}
         )
         self.retry_after = retry_after
+
+
+class RateLimiterUnavailable(AccountError):
+    """The cache that counts rate limits failed, and limits fail closed (the default,
+    ``USERACCOUNTS_RATE_LIMITS_FAIL_OPEN = False``): the attempt is refused rather than
+    let through uncounted, and answered 503 with ``Retry-After``."""
+
+    default_code = "repository_error"
+    #: Seconds to wait before trying again (the ``Retry-After`` header).
+    retry_after = 30

@@ -47,6 +47,9 @@ from .passwords import PasswordsMixin
 from .registration import RegistrationMixin
 from .users import display_name, has_username
 
+#: Failed logins that count against the limits: the others had the right password.
+GUESSES = ("user_not_found", "incorrect_password")
+
 
 class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin, PasswordsMixin):
     """The account operations of the app; subclass it to change one step.
@@ -122,12 +125,13 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
 
         Costs exactly one password hash whether or not the account exists.
         """
-        user = None
-        key = str(login).strip().lower()
+        user, counted = None, None
         try:
             self._send(signals.user_authentication_started, request, username=login)
-            ratelimit.check("login_failed", request, key=key)
             user = self.find_user_for_login(str(login))
+            # Counted before the password is checked, so concurrent guesses cannot pass
+            # the limit; per account whatever login named it, per typed login otherwise.
+            counted = self.count_login_attempt(request, str(login), user)
             if user is None:
                 self._dummy_hash(password)
                 raise AuthenticationError(code="user_not_found")
@@ -142,18 +146,10 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
             ):
                 raise AuthenticationError(code="email_not_verified")
         except Exception as exc:
-            if getattr(exc, "code", None) in ("user_not_found", "incorrect_password"):
-                # Never reset on success: an attacker's count must keep growing.
-                ratelimit.hit("login_failed", request, key=key)
-            raise self._fail(
-                request,
-                exc,
-                AuthenticationError,
-                signals.user_authentication_failed,
-                code_kwarg="reason",
-                username=login,
-                user=user,
-            ) from exc
+            if counted is not None and getattr(exc, "code", None) not in GUESSES:
+                ratelimit.refund(counted)  # the password was right: not a guess
+            raise self._login_failed(request, exc, login, user) from exc
+        ratelimit.refund(counted)  # a successful login gives its attempt back
         return user
 
     def logout_user(self, request: HttpRequest) -> None:
@@ -182,6 +178,7 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
             with self._transaction_for(signals.password_reset_request_processed):
                 found = self.find_reset_recipient(request, normalized)
                 if found is None:
+                    self.send_no_account_note(request, normalized, "reset")
                     raise PasswordResetRequestError(code="user_not_found")
                 user, address = found
                 self.send_password_reset(request, user, address)
@@ -249,6 +246,8 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
         user_id, username = user.pk, display_name(user)
         try:
             self._send(signals.user_deletion_started, request, user_id=user_id)
+            # Counted before the password is checked: a stolen session cannot guess it.
+            ratelimit.consume("delete_account", request, user_id=user_id)
             with transaction.atomic():
                 current = self._locked_user(user, UserDeletionError)
                 if not self._check_password(request, current, password):
@@ -294,8 +293,10 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
                 raise EmailAddressError(
                     code="validation_error", field_errors={"email": exc.messages}
                 ) from exc
-            ratelimit.consume("confirm_email", request, key=email)
+            ratelimit.consume("confirm_email", request, key=email, user_id=user.pk)
             with transaction.atomic():
+                # The user's row, locked: concurrent adds count one after the other.
+                self._locked_user(user, EmailAddressError)
                 self._check_can_add(user, email)
                 address = EmailAddress.objects.create(user=user, email=email)
                 self.send_email_confirmation_or_notice(request, address)

@@ -9,6 +9,7 @@ with ``send_robust`` after the rollback, so a broken receiver cannot change the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
@@ -17,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.dispatch import Signal
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 
 from .exceptions import AccountError
 
@@ -65,7 +65,7 @@ class OperationsMixin:
         *,
         code_kwarg: str = "error_type",
         message_kwarg: str | None = None,
-        duplicate_is_invalid: bool = False,
+        on_duplicate: Callable[[], AccountError] | None = None,
         **kwargs: Any,
     ) -> AccountError:
         """Send ``signal`` for a failed operation (after its rollback); return the error.
@@ -76,11 +76,15 @@ class OperationsMixin:
 
         ``code_kwarg`` names the kwarg that carries the error's code (``error_type`` or
         ``reason``); ``message_kwarg``, if given, one that carries its text.
+
+        ``on_duplicate``, if given, makes the error for an ``IntegrityError``: a race lost
+        to a concurrent request, whose row the database's unique constraints let in
+        first. It is called after the rollback, so it sees that row.
         """
         if isinstance(exc, PasswordError):
             self._send_robust(exc.signal, request, user=exc.user, exception=exc.cause)
             exc = exc.cause
-        error = self._as_account_error(exc, error_class, duplicate_is_invalid)
+        error = self._as_account_error(exc, error_class, on_duplicate)
         if signal is not None:
             kwargs[code_kwarg] = error.code
             if message_kwarg:
@@ -89,17 +93,24 @@ class OperationsMixin:
         return error
 
     def _as_account_error(
-        self, exc: Exception, error_class: type[AccountError], duplicate_is_invalid: bool
+        self,
+        exc: Exception,
+        error_class: type[AccountError],
+        on_duplicate: Callable[[], AccountError] | None = None,
     ) -> AccountError:
         if isinstance(exc, AccountError):
             return exc
         if isinstance(exc, ValidationError):
             fields = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
             return error_class(code="validation_error", field_errors=fields)
-        if duplicate_is_invalid and isinstance(exc, IntegrityError):
-            # Lost a race with a concurrent request: the database's unique constraints win.
-            duplicate = _("An account with this username or email address already exists.")
-            return error_class(code="validation_error", field_errors={None: [duplicate]})
+        if on_duplicate is not None and isinstance(exc, IntegrityError):
+            try:
+                error = on_duplicate()
+            except Exception as lookup_exc:  # looking for the other row failed in turn
+                return self._as_account_error(lookup_exc, error_class)
+            if error.code != "repository_error":
+                return error
+            # No row to blame: a fault like any other, logged below.
         if isinstance(exc, DatabaseError):
             logger.exception("Database error in %s", error_class.__name__)
             return error_class(code="repository_error")

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
 from .conf import app_settings
@@ -30,8 +31,11 @@ class PasswordResetView(AccountViewMixin, FormView):
             self.manager.request_password_reset(self.request, email=form.cleaned_data["email"])
         except RateLimited as error:
             return self.rate_limited(error)
-        except AccountError:
-            pass  # unknown address or failed send: signalled and logged, never shown
+        except AccountError as error:
+            if self.shown_as_fault(error):
+                return self.unavailable(error)
+            # Unknown address, failed send, or a fault only an account met: signalled and
+            # logged, never shown (see AccountViewMixin.shown_as_fault).
         return HttpResponseRedirect(self.get_success_url())
 
 
@@ -85,11 +89,17 @@ class PasswordResetConfirmView(AccountViewMixin, FormView):
         # The token stays in the session: the new password made it useless, and
         # removing it would cost the session another write.
         if app_settings.LOGIN_ON_PASSWORD_RESET:
-            self.manager.login_user(request, user)
+            message = _(
+                "Your password is changed, but we could not log you in. Please log in in a moment."
+            )
+            refused = self.log_in_after_saving(user, message)
+            if refused is not None:  # the password is set; the session is not
+                return refused
         return HttpResponseRedirect(self.get_success_url())
 
     def bad_link(self, error: AccountError, token: str) -> HttpResponse:
-        self.request.session.pop(self.session_key, None)
+        if not self.is_fault(error):  # a genuine link works again once the fault is over
+            self.request.session.pop(self.session_key, None)
         return super().bad_link(error, token)
 
 

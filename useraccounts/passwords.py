@@ -16,7 +16,8 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
 
-from . import signals
+from . import ratelimit, signals
+from .authentication import login_limit_key
 from .conf import app_settings
 from .confirmation import ConfirmationMixin
 from .emails import MailMixin
@@ -244,6 +245,9 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
                 self._send(signals.password_reset, request, user=user)
         except Exception as exc:
             raise self._reset_failed(request, exc, token, user) from exc
+        # The owner proved the mailbox and chose a new password: whatever a stranger
+        # spent of the account's login allowance is forgiven (never the per-IP counts).
+        ratelimit.clear("login_failed", key=login_limit_key("", user))
         return user
 
     def _reset_failed(self, request, exc, token, user) -> AccountError:

@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import ratelimit, signals
 from .conf import app_settings
-from .exceptions import AccountError, RegistrationError
+from .exceptions import AccountError, RateLimited, RateLimiterUnavailable, RegistrationError
 from .models import EmailAddress, normalize_email
 from .passwords import PasswordsMixin
 from .users import display_name, has_username, users_matching
@@ -106,6 +106,10 @@ class RegistrationMixin(PasswordsMixin):
         still look like any other."""
         if EmailAddress.objects.filter(email=email, undeliverable=True).exists():
             return
+        try:  # a stranger repeating signups must not flood the owner's inbox
+            ratelimit.consume("notify", request, key=email)
+        except (RateLimited, RateLimiterUnavailable):
+            return  # the signup still answers as a fresh one
         path = reverse("useraccounts:password_reset")
         context = {
             "email": email,
@@ -201,10 +205,44 @@ class RegistrationMixin(PasswordsMixin):
             RegistrationError,
             signals.user_registration_failed,
             message_kwarg="error_message",
-            duplicate_is_invalid=True,
+            on_duplicate=lambda: self._lost_race(request, username, email),
             username=username,
             email=email,
         )
+
+    def _lost_race(self, request, username, email) -> AccountError:
+        """The answer for a signup whose row the database refused as a duplicate: a
+        concurrent request took its username or address between validation and insert,
+        so it gets the answer of any signup with that value taken. Where nothing is taken
+        (the other row is gone, or the duplicate was another value, such as a default
+        group made at the same moment), it is a fault to try again."""
+        errors: dict[str, list[str]] = {}
+        if has_username():
+            try:
+                self.clean_username(username or "")
+            except ValidationError as exc:
+                errors["username"] = exc.messages
+        email, waiting = normalize_email(email), False
+        taken = _("An account with this email address already exists.")
+        try:
+            self.clean_email(email)
+            # Where the email is the login, a signup still waiting for it holds its row.
+            field = get_user_model().get_email_field_name()
+            waiting = not has_username() and users_matching(field, email).exists()
+            if waiting:
+                raise ValidationError(taken, code="unique")
+        except ValidationError as exc:
+            if not self._hides_taken_email(exc):
+                errors["email"] = exc.messages
+            elif not errors:  # answered as _create_user answers a taken address
+                if not waiting:  # its owner is told; a waiting signup was sent its link
+                    self.send_account_exists_notice(request, email)
+                return RegistrationError(
+                    code="validation_error", field_errors={"email": [taken]}, shown_as_success=True
+                )
+        if errors:
+            return RegistrationError(code="validation_error", field_errors=errors)
+        return RegistrationError(code="repository_error")
 
     def _register(self, request, *, username, email, password) -> AbstractBaseUser:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import DatabaseError, connections, router
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -25,7 +26,7 @@ from django.views.generic import FormView, TemplateView
 
 from .conf import app_settings
 from .confirmation import proof_tag, remember_address
-from .exceptions import AccountError, RateLimited
+from .exceptions import AccountError, RateLimited, RateLimiterUnavailable, UndeliverableAddress
 from .forms import PASSWORD_MAX_LENGTH, EmailForm, LoginForm, SignupForm
 from .manager import AccountManager, get_account_manager, safe_next_url
 from .models import EmailAddress
@@ -36,9 +37,14 @@ protected = [sensitive_post_parameters(), csrf_protect, never_cache]
 
 
 class AccountViewMixin:
-    """Reaches the manager and turns its errors into form errors or a 429 page."""
+    """Reaches the manager and turns its errors into form errors, a 429 page or, for a
+    fault of the database, the cache or the email backend, a 503 page."""
 
     rate_limited_template_name = "useraccounts/rate_limited.html"
+    unavailable_template_name = "useraccounts/unavailable.html"
+    #: Seconds the 503 page asks the client to wait (``Retry-After``), unless the error
+    #: says (``retry_after``).
+    unavailable_retry_after = 30
     #: Where a manager error about one input lands in this view's form.
     error_field_map: dict[str, str] = {}
 
@@ -46,7 +52,66 @@ class AccountViewMixin:
     def manager(self) -> AccountManager:
         return get_account_manager()
 
+    @staticmethod
+    def is_fault(error: AccountError) -> bool:
+        """Whether the error is a fault of the infrastructure, which a visitor cannot fix:
+        the database or the cache (``repository_error``), or the email backend
+        (``email_send_failed``; an address that bounced before is the visitor's to fix)."""
+        if isinstance(error, UndeliverableAddress):
+            return False
+        return error.code in ("repository_error", "email_send_failed")
+
+    def unavailable(
+        self,
+        error: AccountError,
+        *,
+        message: str | None = None,
+        onward: tuple[str, str] | None = None,
+        token: str | None = None,
+    ) -> HttpResponse:
+        """The 503 page: what happened, to try again in a moment, and a way onward
+        (``onward``: a URL and its label; by default this page again)."""
+        url, label = onward or (self.request.get_full_path(), _("Try again"))
+        context = {"error": error, "message": message or error.message, "onward": (url, label)}
+        response = render(self.request, self.unavailable_template_name, context, status=503)
+        retry_after = getattr(error, "retry_after", None) or self.unavailable_retry_after
+        response["Retry-After"] = str(retry_after)
+        if token is not None:
+            # Django logs the path of every 5xx response, and this path holds the token:
+            # log its prefix only, and mark the response as logged.
+            logger.error(
+                "Service unavailable in %s (%s, token %s…)",
+                type(self).__name__,
+                error.code,
+                token[:TOKEN_PREFIX_LENGTH],
+            )
+            response._has_been_logged = True
+        return response
+
+    def shown_as_fault(self, error: AccountError) -> bool:
+        """Whether a view that answers alike for every address (reset request, resend)
+        shows this failure as the 503 page. Only a fault that strikes every address
+        alike is shown: the rate limiter's cache, or a database that cannot answer at
+        all. A failed send, or a write only an account has to make, would tell that the
+        address has one: the usual page hides it, while its failure signal and the log
+        tell the site's staff."""
+        if isinstance(error, RateLimiterUnavailable):
+            return True
+        return error.code == "repository_error" and not database_answers()
+
+    def log_in_after_saving(self, user: Any, message: str) -> HttpResponse | None:
+        """Log ``user`` in after an operation saved its work; None, or the 503 page
+        saying what was saved (``message``) when the session could not be started."""
+        try:
+            self.manager.login_user(self.request, user)
+        except AccountError as error:
+            login = (str(reverse_lazy("useraccounts:login")), _("Log in"))
+            return self.unavailable(error, message=message, onward=login)
+        return None
+
     def rate_limited(self, error: RateLimited) -> HttpResponse:
+        if self.is_fault(error):
+            return self.unavailable(error)
         response = render(
             self.request, self.rate_limited_template_name, {"error": error}, status=429
         )
@@ -57,6 +122,8 @@ class AccountViewMixin:
         """The page for a link whose token is bad or expired, with a form for a new one."""
         if isinstance(error, RateLimited):
             return self.rate_limited(error)
+        if self.is_fault(error):  # a genuine link may work again in a moment
+            return self.unavailable(error, token=token)
         context = {"error": error, "form": EmailForm()}
         # A genuine link for an address another account confirmed first: a conflict.
         status = 409 if error.code == "address_taken" else 400
@@ -75,11 +142,23 @@ class AccountViewMixin:
     def account_error(self, form, error: AccountError) -> HttpResponse:
         if isinstance(error, RateLimited):
             return self.rate_limited(error)
+        if self.is_fault(error):
+            return self.unavailable(error)
         if not form.errors:  # errors the form found itself are already on it
             for field, msgs in (error.field_errors or {None: [error.message]}).items():
                 field = self.error_field_map.get(field, field)
                 form.add_error(field if field in form.fields else None, msgs)
         return self.form_invalid(form)
+
+
+def database_answers() -> bool:
+    """Whether the database that holds the accounts answers a trivial query now."""
+    try:
+        with connections[router.db_for_read(EmailAddress)].cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return False
+    return True
 
 
 @method_decorator(protected, name="dispatch")
@@ -109,12 +188,18 @@ class SignupView(AccountViewMixin, FormView):
                 # tag that names no row), so the answer tells nothing about its owner.
                 return self.remember(HttpResponseRedirect(self.get_success_url()), None)
             return self.account_error(form, error)
+        address = getattr(user, "useraccounts_address", None)
         if app_settings.EMAIL_VERIFICATION == "mandatory":
             response = HttpResponseRedirect(self.get_success_url())
         else:
-            self.manager.login_user(request, user)
+            message = _(
+                "Your account is created, but we could not log you in. Please log in in a moment."
+            )
+            refused = self.log_in_after_saving(user, message)
+            if refused is not None:  # the account is made; the session is not
+                return self.remember(refused, address)
             response = HttpResponseRedirect(self.manager.get_login_redirect_url(request))
-        return self.remember(response, getattr(user, "useraccounts_address", None))
+        return self.remember(response, address)
 
     def remember(self, response: HttpResponse, address: EmailAddress | None) -> HttpResponse:
         """Let this browser confirm the new address without typing the password."""
@@ -148,12 +233,14 @@ class LoginView(AccountViewMixin, FormView):
                 login=form.cleaned_data["login"],
                 password=form.cleaned_data["password"],
             )
+            manager.login_user(self.request, user, remember=form.cleaned_data["remember"])
         except AccountError as error:
             if error.code == "email_not_verified":
                 form.needs_confirmation = True
             return self.account_error(form, error)
-        manager.login_user(self.request, user, remember=form.cleaned_data["remember"])
-        return HttpResponseRedirect(manager.get_login_redirect_url(self.request))
+        response = HttpResponseRedirect(manager.get_login_redirect_url(self.request))
+        manager.remember_device(self.request, response, user)  # spared the lockout later
+        return response
 
 
 @method_decorator([csrf_protect, never_cache], name="dispatch")
@@ -166,7 +253,16 @@ class LogoutView(AccountViewMixin, TemplateView):
         return safe_next_url(self.request) or settings.LOGOUT_REDIRECT_URL or "/"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.manager.logout_user(request)
+        try:
+            self.manager.logout_user(request)
+        except DatabaseError:
+            # The session store could not end the session: the visitor is still logged
+            # in (a 5xx answer leaves the session as it was stored).
+            logger.exception("Could not end the session in %s", type(self).__name__)
+            message = _(
+                "We could not log you out: you are still logged in. Please try again in a moment."
+            )
+            return self.unavailable(AccountError(code="repository_error"), message=message)
         return HttpResponseRedirect(self.get_success_url())
 
 
@@ -237,6 +333,10 @@ class ResendConfirmationView(AccountViewMixin, FormView):
     def form_valid(self, form: EmailForm) -> HttpResponse:
         try:
             self.manager.resend_email_confirmation(self.request, email=form.cleaned_data["email"])
+        except RateLimited as error:
+            return self.rate_limited(error)
         except AccountError as error:
-            return self.account_error(form, error)
+            if self.shown_as_fault(error):
+                return self.unavailable(error)
+            # Anything else is signalled and logged, and never shown (see the docstring).
         return HttpResponseRedirect(self.get_success_url())

@@ -9,7 +9,7 @@ from django.db import models, transaction
 from django.dispatch import Signal
 
 from useraccounts import signals
-from useraccounts.ratelimit import client_ip
+from useraccounts.ratelimit import client_address
 
 from .models import AuditEvent
 
@@ -71,7 +71,7 @@ def record(name: str, sender: Any, request: Any = None, **kwargs: Any) -> None:
         and "user_not_found" not in (kwargs.get("error_type"), kwargs.get("reason"))
     )
     user_repr = text(kwargs.get("username") or "") if user is None else text(user.get_username())
-    ip = (client_ip(request) or None) if request is not None else None
+    ip = client_address(request) if request is not None else None  # validated, or None
     agent = text(request.META.get("HTTP_USER_AGENT", ""))[:300] if request is not None else ""
     try:
         with transaction.atomic():  # a failure here must not break the account operation
