@@ -1,13 +1,21 @@
 """A site process of the cross-process rate-limit test: a Redis cache shared by every
-process, and a SQLite file of its own (USERACCOUNTS_TEST_DB)."""
+process, and the database the test made for the sites: a PostgreSQL database
+(USERACCOUNTS_TEST_DB_URL) when the suite runs on PostgreSQL, else a SQLite file
+(USERACCOUNTS_TEST_DB)."""
 
 import os
 
 from tests.settings import *  # noqa: F403
 
-DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["USERACCOUNTS_TEST_DB"]}
-}
+if os.environ.get("USERACCOUNTS_TEST_DB_URL"):
+    DATABASES = {"default": database_from_url(os.environ["USERACCOUNTS_TEST_DB_URL"])}  # noqa: F405
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ["USERACCOUNTS_TEST_DB"],
+        }
+    }
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -58,6 +58,9 @@ def two_sites(redis, tmp_path_factory):
         "REDIS_URL": redis,
         "PYTHONPATH": str(ROOT),
     }
+    database = sites_database()
+    if database is not None:  # both sites on one PostgreSQL database, as in production
+        env["USERACCOUNTS_TEST_DB_URL"] = next(database)
     env.pop("DATABASE_URL", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
@@ -82,6 +85,31 @@ def two_sites(redis, tmp_path_factory):
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+        if database is not None:
+            next(database, None)  # drops it
+
+
+def sites_database():
+    """With DATABASE_URL (PostgreSQL), a fresh database for the site processes on that
+    server: yields its URL, then drops it. None on SQLite."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return None
+
+    def lifecycle():
+        import psycopg
+
+        parts = urllib.parse.urlsplit(url)
+        name = f"useraccounts_sites_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield parts._replace(path=f"/{name}").geturl()
+        finally:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return lifecycle()
 
 
 def wait_for(site: str) -> None:
