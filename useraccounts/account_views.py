@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -60,7 +61,7 @@ class AccountDeleteView(LoginRequiredMixin, AccountViewMixin, FormView):
     template_name = "useraccounts/account_delete.html"
 
     def get_success_url(self) -> str:
-        return settings.LOGOUT_REDIRECT_URL or "/"
+        return resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
 
     def form_valid(self, form: PasswordConfirmForm) -> HttpResponse:
         try:

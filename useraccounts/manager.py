@@ -25,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
@@ -339,8 +340,9 @@ class AccountManager(RegistrationMixin, AccountMixin, LoginMixin, DeliveryMixin,
             raise self._address_failed(request, exc, user, email_address, "primary") from exc
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL``."""
-        return safe_next_url(request) or settings.LOGIN_REDIRECT_URL
+        """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL`` (a URL,
+        a path or a named URL pattern, as Django's own ``LoginView`` reads it)."""
+        return safe_next_url(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def safe_next_url(request: HttpRequest) -> str | None:

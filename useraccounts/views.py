@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError, connections, router
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils.crypto import get_random_string
 from django.utils.decorators import method_decorator
@@ -175,7 +175,7 @@ class SignupView(AccountViewMixin, FormView):
         if not app_settings.SIGNUP_OPEN:
             return render(request, self.closed_template_name, status=403)
         if request.user.is_authenticated:
-            return redirect(settings.LOGIN_REDIRECT_URL)
+            return HttpResponseRedirect(self.manager.get_login_redirect_url(request))
         return super().dispatch(request, *args, **kwargs)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -250,7 +250,7 @@ class LogoutView(AccountViewMixin, TemplateView):
     template_name = "useraccounts/logout.html"
 
     def get_success_url(self) -> str:
-        return safe_next_url(self.request) or settings.LOGOUT_REDIRECT_URL or "/"
+        return safe_next_url(self.request) or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
