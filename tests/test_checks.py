@@ -1,5 +1,7 @@
 """System checks: each bad setting is reported with its id, naming the setting and the fix."""
 
+from io import StringIO
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import checks
@@ -25,9 +27,10 @@ PRODUCTION = {
 }
 
 
-def messages(**settings):
+def messages(deploy: bool = False, **settings):
     with override_settings(**{**PRODUCTION, **settings}):
-        return {m.id: m for m in checks.run_checks() if m.id.startswith("useraccounts.")}
+        found = checks.run_checks(include_deployment_checks=deploy)
+        return {m.id: m for m in found if m.id.startswith("useraccounts.")}
 
 
 def test_defaults_pass_except_the_test_hasher_warning():
@@ -72,20 +75,30 @@ def test_argon2_not_first_is_a_warning():
     ],
 )
 def test_a_per_process_cache_for_rate_limits_is_a_warning(backend, text):
-    found = messages(CACHES={"default": {"BACKEND": backend}})
+    cache = {"default": {"BACKEND": backend}}
+    found = messages(deploy=True, CACHES=cache)
     assert text in found["useraccounts.W002"].msg
+    assert "useraccounts.W002" in messages(deploy=True, CACHES=cache, DEBUG=True)
     assert "useraccounts.W002" not in messages(
-        CACHES={"default": {"BACKEND": backend}}, USERACCOUNTS_RATE_LIMITS=False
+        deploy=True, CACHES=cache, USERACCOUNTS_RATE_LIMITS=False
     )
-    assert "useraccounts.W002" not in messages(
-        CACHES={"default": {"BACKEND": backend}}, DEBUG=True
-    )
+    # A deployment check: ``check --deploy`` shows it, a plain ``check`` does not.
+    assert "useraccounts.W002" not in messages(CACHES=cache)
 
 
 def test_a_development_email_backend_is_a_warning():
     console = "django.core.mail.backends.console.EmailBackend"
-    assert "useraccounts.W003" in messages(EMAIL_BACKEND=console)
-    assert "useraccounts.W003" not in messages(EMAIL_BACKEND=console, DEBUG=True)
+    assert "useraccounts.W003" in messages(deploy=True, EMAIL_BACKEND=console)
+    assert "useraccounts.W003" not in messages(EMAIL_BACKEND=console)
+
+
+def test_check_deploy_on_the_demo_site_shows_the_deployment_warnings():
+    """What the README says: ``manage.py check --deploy`` reports them."""
+    out = StringIO()
+    console = "django.core.mail.backends.console.EmailBackend"
+    with override_settings(EMAIL_BACKEND=console):
+        call_command("check", "--deploy", stdout=out, stderr=out)
+    assert "useraccounts.W003" in out.getvalue()
 
 
 def test_settings_are_read_when_used():

@@ -129,11 +129,10 @@ DEVELOPMENT_EMAIL_BACKENDS = {
 }
 
 
-@checks.register(checks.Tags.security, deploy=False)
+@checks.register(checks.Tags.security, deploy=True)
 def check_deployment(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Outside DEBUG: rate limits need a shared cache, and mail must really go out."""
-    if settings.DEBUG:
-        return []
+    """For ``check --deploy``: rate limits need a shared cache, and mail must really go
+    out (a development cache and console email are right while developing)."""
     warnings = []
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if backend in PER_PROCESS_CACHES and _rate_limits_on():
