@@ -206,3 +206,29 @@ def test_resend_to_an_undeliverable_address_sends_nothing_and_says_why(
     assert len(mailoutbox) == 1  # only the signup's: the provider said it bounces
     failed = signals.one("email_confirmation_send_failed")
     assert (failed["email"], failed["error_type"]) == ("alice@example.com", "undeliverable")
+
+
+def test_a_resend_whose_receiver_raises_answers_as_usual(
+    client, signed_up, signals, failing_receiver
+):
+    failing_receiver(ua_signals.email_confirmation_sent, "raise")
+    response = client.post(RESEND, {"email": "alice@example.com"})
+    assert response["Location"] == reverse("useraccounts:confirmation_sent")
+    failed = signals.one("email_confirmation_send_failed")
+    assert (failed["email"], failed["error_type"]) == ("alice@example.com", "unexpected_exception")
+
+
+def test_a_link_for_an_address_another_account_confirmed_first_is_a_conflict(
+    client, signals, mailoutbox
+):
+    holder = create_account("holder", "shared@example.com")
+    latecomer = create_account("latecomer", "late@example.com")
+    waiting = EmailAddress.objects.create(user=latecomer, email="shared@example.com")
+    get_account_manager().send_email_confirmation(None, waiting)
+    client.force_login(latecomer)
+    response = client.post(link_in(mailoutbox[-1]))
+    assert response.status_code == 409
+    assert "confirmed for another account" in response.content.decode()
+    failed = signals.one("user_email_verification_failed")
+    assert (failed["error_type"], failed["user"]) == ("address_taken", latecomer)
+    assert EmailAddress.objects.get(email="shared@example.com", verified=True).user == holder

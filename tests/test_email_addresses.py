@@ -174,3 +174,27 @@ def test_manager_from_code(account, signals, mailoutbox):
     assert get_user_model().objects.get(pk=account.pk).email == "code@example.com"
     manager.remove_email(None, account, "bob@example.com")
     assert signals.one("email_removed")["request"] is None
+
+
+def test_sending_a_link_to_an_undeliverable_address_says_so(logged_in, account, signals):
+    EmailAddress.objects.create(user=account, email="gone@example.com", undeliverable=True)
+    response = act(logged_in, "action_send", "gone@example.com")
+    assert "bounced before" in str(response.context["form"].errors)
+    failed = signals.one("email_address_failed")
+    assert (failed["action"], failed["error_type"]) == ("send", "undeliverable")
+    sent = signals.one("email_confirmation_send_failed")
+    assert (sent["email"], sent["error_type"]) == ("gone@example.com", "undeliverable")
+
+
+def test_a_receiver_that_raises_makes_an_add_an_unexpected_exception(
+    logged_in, account, signals, failing_receiver
+):
+    from useraccounts import signals as ua_signals
+
+    failing_receiver(ua_signals.email_added, "raise")
+    response = act(logged_in, "action_add", "new@example.com")
+    assert "Something went wrong on our side" in str(response.context["form"].errors)
+    assert not EmailAddress.objects.filter(email="new@example.com").exists()  # rolled back
+    failed = signals.one("email_address_failed")
+    assert (failed["action"], failed["error_type"]) == ("add", "unexpected_exception")
+    assert isinstance(failed["exception"], RuntimeError)
