@@ -130,3 +130,37 @@ def test_the_keyboard_alone_is_enough(live_server, page, mailoutbox):
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/accounts/confirm-email/sent/")
     assert mailoutbox[-1].to == ["carol@example.com"]
+
+
+def test_a_link_opened_in_another_browser_asks_for_the_password(
+    live_server, browser, page, mailoutbox
+):
+    """Sign up on the laptop, open the emailed link on the phone: the page names the
+    account and asks for its password; a wrong one is refused beside the field."""
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    page.goto(f"{base}/accounts/signup/")
+    if has_username():
+        page.get_by_label("Username").fill("alice")
+    page.get_by_label("Email address").fill("alice@example.com")
+    page.get_by_label("Password", exact=True).fill(FIRST)
+    page.get_by_label("Password (again)").fill(FIRST)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(f"{base}/accounts/confirm-email/sent/")
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    other = phone.new_page()
+    other.shots = type(page.shots)(other, "test_a_link_opened_in_another_browser")
+    other.goto(link_in(mailoutbox))
+    expect(other.get_by_label("Password of this account")).to_be_visible()
+    other.shots("confirm-asks-password")
+    other.get_by_label("Password of this account").fill("not my password")
+    other.get_by_role("button", name="Confirm").click()
+    expect(other.get_by_text("Type the password of this account")).to_be_visible()
+    other.shots("confirm-wrong-password")
+    other.get_by_label("Password of this account").fill(FIRST)
+    other.get_by_role("button", name="Confirm").click()
+    other.wait_for_url(f"{base}/accounts/login/")
+    expect(other.get_by_text("alice@example.com is confirmed.")).to_be_visible()
+    phone.close()
