@@ -16,6 +16,19 @@ def link_in(mailoutbox) -> str:
     return re.findall(r"https?://\S+", mailoutbox[-1].body)[0]
 
 
+def sign_up(page, base, before_submit=lambda: None):
+    """Alice signs up with the first passphrase and lands on "check your inbox"."""
+    page.goto(f"{base}/accounts/signup/")
+    if has_username():
+        page.get_by_label("Username").fill("alice")
+    page.get_by_label("Email address").fill("alice@example.com")
+    page.get_by_label("Password", exact=True).fill(FIRST)
+    page.get_by_label("Password (again)").fill(FIRST)
+    before_submit()
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(f"{base}/accounts/confirm-email/sent/")
+
+
 def log_in(page, base, email, password):
     page.goto(f"{base}/accounts/login/")
     page.get_by_label("Username or email address").fill(email)
@@ -29,15 +42,7 @@ def test_the_whole_story(live_server, page, mailoutbox):
 
     base = live_server.url
     shot = page.shots
-    page.goto(f"{base}/accounts/signup/")
-    shot("signup")
-    if has_username():
-        page.get_by_label("Username").fill("alice")
-    page.get_by_label("Email address").fill("alice@example.com")
-    page.get_by_label("Password", exact=True).fill(FIRST)
-    page.get_by_label("Password (again)").fill(FIRST)
-    page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url(f"{base}/accounts/confirm-email/sent/")
+    sign_up(page, base, before_submit=lambda: shot("signup"))
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     shot("confirmation-sent")
 
@@ -140,14 +145,7 @@ def test_a_link_opened_in_another_browser_asks_for_the_password(
     from playwright.sync_api import expect
 
     base = live_server.url
-    page.goto(f"{base}/accounts/signup/")
-    if has_username():
-        page.get_by_label("Username").fill("alice")
-    page.get_by_label("Email address").fill("alice@example.com")
-    page.get_by_label("Password", exact=True).fill(FIRST)
-    page.get_by_label("Password (again)").fill(FIRST)
-    page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url(f"{base}/accounts/confirm-email/sent/")
+    sign_up(page, base)
 
     phone = browser.new_context(viewport={"width": 390, "height": 844})
     other = phone.new_page()
