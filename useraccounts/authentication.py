@@ -19,7 +19,7 @@ from django.middleware.csrf import rotate_token
 from . import ratelimit, signals
 from .conf import app_settings
 from .exceptions import AuthenticationError
-from .models import EmailAddress, normalize_email
+from .models import EmailAddress, newest_waiting, normalize_email
 from .users import best_match, has_username, username_field_name, users_matching
 
 #: The cookie a browser gets once it has logged in to an account: proof, signed by the
@@ -57,8 +57,8 @@ class LoginMixin:
                 if row.verified:
                     row.user.useraccounts_verified = True  # spares has_verified_email()
                     return row.user
-            waiting = [row for row in rows if row.primary and not row.expired]
-            pending = max(waiting, key=lambda row: row.created_at).user if waiting else None
+            waiting = newest_waiting(rows)
+            pending = waiting.user if waiting is not None else None
         # The other lookups share one query: legacy users by email, users by username.
         lookups = []
         if by_email:

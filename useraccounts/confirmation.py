@@ -30,7 +30,7 @@ from .exceptions import (
     RateLimited,
     RateLimiterUnavailable,
 )
-from .models import EmailAddress, normalize_email
+from .models import EmailAddress, newest_waiting, normalize_email
 from .operations import OperationsMixin
 from .tokens import TOKEN_PREFIX_LENGTH, TokenState, email_confirmation_token_generator
 from .users import display_name, has_username
@@ -254,7 +254,7 @@ class ConfirmationMixin(OperationsMixin):
                 user = holder.user
                 self.send_no_account_note(request, email, "confirmed")
                 raise EmailVerificationError(code="already_verified")
-            address = self._pending(rows)
+            address = newest_waiting(rows)
             if address is None:
                 self.send_no_account_note(request, email, "resend")
                 raise EmailVerificationError(code="user_not_found")
@@ -274,11 +274,6 @@ class ConfirmationMixin(OperationsMixin):
             if isinstance(error, RateLimited | RateLimiterUnavailable):
                 # A limit, or the limiter's cache down: the same for every address.
                 raise error from exc
-
-    @staticmethod
-    def _pending(rows: list[EmailAddress]) -> EmailAddress | None:
-        pending = [row for row in rows if row.primary and not row.expired]
-        return max(pending, key=lambda row: row.created_at, default=None)
 
     def account_context(self, user: AbstractBaseUser, email_address: Any = None) -> dict:
         """How pages and emails name an account: its username, or when it was made."""

@@ -26,11 +26,12 @@ class EmailAddressQuerySet(models.QuerySet):
         """Every row of ``email`` (normalized here), with its user: one indexed query."""
         return list(self.filter(email=normalize_email(email)).select_related("user"))
 
-    def live(self) -> EmailAddressQuerySet:
-        """Verified rows, and unverified ones still inside the confirmation window: an
-        expired unverified row blocks nothing and is removed by
-        ``useraccounts_purge_unverified``."""
-        return self.filter(Q(verified=True) | Q(created_at__gte=confirmation_cutoff()))
+
+def newest_waiting(rows: list[EmailAddress]) -> EmailAddress | None:
+    """Of an address's rows, the newest signup still waiting for it: a primary row,
+    unverified and inside the confirmation window (an expired one counts for nothing)."""
+    waiting = [row for row in rows if row.primary and not row.expired]
+    return max(waiting, key=lambda row: row.created_at, default=None)
 
 
 def confirmation_cutoff() -> datetime:

@@ -27,7 +27,7 @@ from .exceptions import (
     PasswordChangeError,
     PasswordResetError,
 )
-from .models import EmailAddress, one_or_none
+from .models import EmailAddress, newest_waiting, one_or_none
 from .operations import OperationsMixin, PasswordError
 from .tokens import TOKEN_PREFIX_LENGTH, TokenState, password_reset_token_generator
 
@@ -152,12 +152,7 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
             if user is not None and user.is_active:
                 address = self.adopt_legacy_address(request, user)
         if address is None:
-            pending = [
-                row
-                for row in rows
-                if row.primary and not row.expired and row.user.last_login is None
-            ]
-            address = max(pending, key=lambda row: row.created_at, default=None)
+            address = newest_waiting([row for row in rows if row.user.last_login is None])
             if (
                 address is not None
                 and (

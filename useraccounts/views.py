@@ -77,16 +77,23 @@ class AccountViewMixin:
         retry_after = getattr(error, "retry_after", None) or self.unavailable_retry_after
         response["Retry-After"] = str(retry_after)
         if token is not None:
-            # Django logs the path of every 5xx response, and this path holds the token:
-            # log its prefix only, and mark the response as logged.
-            logger.error(
-                "Service unavailable in %s (%s, token %s…)",
-                type(self).__name__,
-                error.code,
-                token[:TOKEN_PREFIX_LENGTH],
-            )
-            response._has_been_logged = True
+            self.log_link_response(response, logging.ERROR, "Service unavailable", error, token)
         return response
+
+    def log_link_response(
+        self, response: HttpResponse, level: int, what: str, error: AccountError, token: str
+    ) -> None:
+        """Django logs the path of every 4xx and 5xx response, and a link's path holds its
+        token: log the token's prefix only, and mark the response as logged."""
+        logger.log(
+            level,
+            "%s in %s (%s, token %s…)",
+            what,
+            type(self).__name__,
+            error.code,
+            token[:TOKEN_PREFIX_LENGTH],
+        )
+        response._has_been_logged = True
 
     def shown_as_fault(self, error: AccountError) -> bool:
         """Whether a view that answers alike for every address (reset request, resend)
@@ -110,8 +117,6 @@ class AccountViewMixin:
         return None
 
     def rate_limited(self, error: RateLimited) -> HttpResponse:
-        if self.is_fault(error):
-            return self.unavailable(error)
         response = render(
             self.request, self.rate_limited_template_name, {"error": error}, status=429
         )
@@ -128,15 +133,7 @@ class AccountViewMixin:
         # A genuine link for an address another account confirmed first: a conflict.
         status = 409 if error.code == "address_taken" else 400
         response = render(self.request, self.invalid_template_name, context, status=status)
-        # Django logs the path of every 4xx response, and this path holds the token:
-        # log its prefix only, and mark the response as logged.
-        logger.warning(
-            "Bad link in %s (%s, token %s…)",
-            type(self).__name__,
-            error.code,
-            token[:TOKEN_PREFIX_LENGTH],
-        )
-        response._has_been_logged = True
+        self.log_link_response(response, logging.WARNING, "Bad link", error, token)
         return response
 
     def account_error(self, form, error: AccountError) -> HttpResponse:

@@ -3,7 +3,7 @@
 Why: only a verified address belongs to an account. An unverified one reserves nothing
 and, once the confirmation window (``USERACCOUNTS_EMAIL_CONFIRMATION_EXPIRE_SECONDS``)
 has passed, proves nothing either: the app already ignores it (``EmailAddress.expired``,
-``EmailAddressQuerySet.live()``). Those rows, and the accounts made by signups that were
+``models.newest_waiting()``). Those rows, and the accounts made by signups that were
 never confirmed, would otherwise pile up for ever. This command removes them:
 
 - an *abandoned signup* (never logged in, not staff, not superuser, with address rows
