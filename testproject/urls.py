@@ -8,3 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
 ]
+
+# An outage outside the app's own views (Django's session middleware saving a session,
+# say) gets the app's 503 page instead of a 500.
+handler500 = "useraccounts.views.server_error"

@@ -22,6 +22,8 @@ from useraccounts import signals as ua_signals
 from useraccounts.models import EmailAddress
 from useraccounts.users import has_username
 
+pytest_plugins = ["tests.failure_codes"]  # every documented failure code is sent
+
 PASSWORD = "correct horse battery staple"
 ALL_SIGNALS = {
     name: value for name, value in vars(ua_signals).items() if isinstance(value, Signal)

@@ -4,9 +4,13 @@ can fail."""
 import logging
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from tests.conftest import PASSWORD, create_account, link_in, visible
 from useraccounts import signals as ua_signals
@@ -187,6 +191,42 @@ def test_the_form_without_a_link_is_refused(client, account, signals):
     )
     account.refresh_from_db()
     assert account.check_password(PASSWORD)
+
+
+def test_opening_the_link_writes_no_session(client, account, reset_link):
+    """The token moves from the URL into a cookie scoped to the form's path: nothing is
+    written, so no fault can strike after the page has answered."""
+    response = client.get(reset_link)
+    form_url = response["Location"]
+    assert token_of(reset_link) not in form_url
+    cookie = response.cookies["useraccounts_reset"]
+    assert cookie["path"] == form_url and cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert token_of(reset_link) in cookie.value  # signed, not encrypted: it is the token
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert not Session.objects.exists()
+    assert client.get(form_url).status_code == 200
+    response = client.post(form_url, new_password_data())
+    assert response.status_code == 302
+    assert response.cookies["useraccounts_reset"]["max-age"] == 0  # forgotten
+
+
+def test_a_token_cookie_works_for_its_own_link_only(client, account, reset_link):
+    """An attacker who plants the cookie of their own reset link on a victim's form
+    path (or copies it to another account's) gets nothing: the signature names the user."""
+    other = create_account("carol", "carol@example.com")
+    client.get(reset_link)
+    stolen = client.cookies["useraccounts_reset"].value
+    victim_form = reverse(
+        "useraccounts:password_reset_confirm",
+        args=[urlsafe_base64_encode(force_bytes(other.pk)), "set-password"],
+    )
+    attacker = Client()
+    attacker.cookies["useraccounts_reset"] = stolen
+    attacker.cookies["useraccounts_reset"]["path"] = victim_form
+    response = attacker.post(victim_form, new_password_data())
+    assert response.status_code == 400
+    other.refresh_from_db()
+    assert other.check_password(PASSWORD)
 
 
 @pytest.mark.parametrize(

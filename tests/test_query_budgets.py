@@ -2,9 +2,8 @@
 transaction, so BEGIN and COMMIT count on SQLite, as in ``benchmarks/run.py``).
 
 The budgets are half of what django-allauth spends on the same flows (see the README's
-benchmark table). Login and the reset link are held at their current floor instead:
-most of their queries are Django's session backend and ``last_login``, which any
-Django login pays.
+benchmark table). Login is held at its current floor instead: most of its queries are
+Django's session backend and ``last_login``, which any Django login pays.
 """
 
 import pytest
@@ -44,7 +43,7 @@ def test_budgets(mailoutbox, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):  # allauth: 3
         resetter.post(reverse("useraccounts:password_reset"), {"email": "alice@example.com"})
     reset_link = link_in(mailoutbox[1])
-    with django_assert_max_num_queries(10):  # allauth: 17; 6 of ours are the session's
+    with django_assert_max_num_queries(4):  # allauth: 17
         form_url = resetter.get(reset_link)["Location"]
         resetter.get(form_url)
         resetter.post(form_url, {"new_password1": NEW, "new_password2": NEW})

@@ -16,13 +16,12 @@ from typing import Any
 
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.translation import gettext
 
 from . import ratelimit
 from .conf import app_settings
 from .exceptions import AccountError, RateLimited
 from .manager import get_account_manager
+from .views import rate_limited_response, unavailable_response
 
 
 def limit_login(site: AdminSite) -> None:
@@ -41,24 +40,11 @@ def limit_login(site: AdminSite) -> None:
             user = manager.find_user_for_login(typed)
             counted = manager.count_login_attempt(request, typed, user)
         except RateLimited as error:
-            response = render(
-                request, "useraccounts/rate_limited.html", {"error": error}, status=429
-            )
-            response["Retry-After"] = str(error.retry_after)
-            return response
+            return rate_limited_response(request, error)
         except AccountError as error:  # the limiter's cache is down (limits fail closed)
-            response = render(
-                request,
-                "useraccounts/unavailable.html",
-                {
-                    "error": error,
-                    "message": error.message,
-                    "onward": (request.path, gettext("Try again")),
-                },
-                status=503,
+            return unavailable_response(
+                request, error, retry_after=getattr(error, "retry_after", 30)
             )
-            response["Retry-After"] = str(getattr(error, "retry_after", 30))
-            return response
         response = view(request, extra_context)
         if request.user.is_authenticated:  # the password was right: not a guess
             ratelimit.refund(counted)

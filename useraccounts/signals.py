@@ -139,7 +139,8 @@ user_deletion_started = Signal()
 user_deleted = Signal()
 
 # kwargs: user_id, username, error_type, exception.
-# error_type: "incorrect_password", "user_not_found", "repository_error",
+# error_type: "incorrect_password", "user_not_found", "rate_limited" (too many password
+# guesses; not in API.md's list, which predates the limit), "repository_error",
 # "unexpected_exception".
 user_deletion_failed = Signal()
 

@@ -8,6 +8,7 @@ Behaviour is swapped through class attributes (``form_class``, ``template_name``
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.urls import reverse_lazy
 from django.utils.crypto import get_random_string
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -34,6 +36,68 @@ from .tokens import TOKEN_PREFIX_LENGTH
 
 logger = logging.getLogger("useraccounts")
 protected = [sensitive_post_parameters(), csrf_protect, never_cache]
+
+
+def unavailable_response(
+    request: HttpRequest,
+    error: AccountError,
+    *,
+    message: str | None = None,
+    onward: tuple[str, str] | None = None,
+    template_name: str = "useraccounts/unavailable.html",
+    retry_after: int = 30,
+) -> HttpResponse:
+    """The one 503 page for a fault of the database, the cache or the email backend:
+    what happened, to try again in ``retry_after`` seconds, and a way onward
+    (``onward``: a URL and its label; by default the same page again)."""
+    url, label = onward or (request.get_full_path(), _("Try again"))
+    context = {"error": error, "message": message or error.message, "onward": (url, label)}
+    response = render(request, template_name, context, status=503)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def rate_limited_response(
+    request: HttpRequest,
+    error: RateLimited,
+    template_name: str = "useraccounts/rate_limited.html",
+) -> HttpResponse:
+    """The one 429 page: how long to wait, in words and in ``Retry-After``."""
+    response = render(request, template_name, {"error": error}, status=429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def infrastructure_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean a service is down rather than a bug: the database's, the
+    operating system's (sockets, SMTP) and, where installed, Redis's."""
+    errors: tuple[type[BaseException], ...] = (DatabaseError, OSError)
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:
+        return errors
+    return (*errors, RedisConnectionError, RedisTimeoutError)
+
+
+def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
+    """A ``handler500`` that answers an outage with the 503 page instead of a 500.
+
+    The app's views answer their own faults with 503. A few writes happen after a view
+    has answered, in Django's own code: ``SessionMiddleware`` saves the session (a new
+    visitor's, or the reset token moved into it) on the way out, and a database fault
+    there reaches only ``handler500``. Set ``handler500 = "useraccounts.views.server_error"``
+    in the root URLconf so that such a fault, on any page of the site, tells the visitor
+    to try again in a moment and tells monitoring it is an outage, not a bug. Any other
+    exception gets Django's own 500 page. Django calls this while the exception is being
+    handled, so ``sys.exc_info()`` names it; the log line records it with its traceback.
+    """
+    if isinstance(sys.exc_info()[1], infrastructure_errors()):
+        try:
+            return unavailable_response(request, AccountError(code="repository_error"))
+        except Exception:  # the 503 page itself failed (a template's context processor)
+            logger.exception("The 503 page failed; answering with the plain 500 page")
+    return defaults.server_error(request, template_name)
 
 
 class AccountViewMixin:
@@ -71,11 +135,14 @@ class AccountViewMixin:
     ) -> HttpResponse:
         """The 503 page: what happened, to try again in a moment, and a way onward
         (``onward``: a URL and its label; by default this page again)."""
-        url, label = onward or (self.request.get_full_path(), _("Try again"))
-        context = {"error": error, "message": message or error.message, "onward": (url, label)}
-        response = render(self.request, self.unavailable_template_name, context, status=503)
-        retry_after = getattr(error, "retry_after", None) or self.unavailable_retry_after
-        response["Retry-After"] = str(retry_after)
+        response = unavailable_response(
+            self.request,
+            error,
+            message=message,
+            onward=onward,
+            template_name=self.unavailable_template_name,
+            retry_after=getattr(error, "retry_after", None) or self.unavailable_retry_after,
+        )
         if token is not None:
             self.log_link_response(response, logging.ERROR, "Service unavailable", error, token)
         return response
@@ -117,11 +184,7 @@ class AccountViewMixin:
         return None
 
     def rate_limited(self, error: RateLimited) -> HttpResponse:
-        response = render(
-            self.request, self.rate_limited_template_name, {"error": error}, status=429
-        )
-        response["Retry-After"] = str(error.retry_after)
-        return response
+        return rate_limited_response(self.request, error, self.rate_limited_template_name)
 
     def bad_link(self, error: AccountError, token: str) -> HttpResponse:
         """The page for a link whose token is bad or expired, with a form for a new one."""
