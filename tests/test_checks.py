@@ -12,8 +12,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from tests.conftest import create_account
-from useraccounts.account import FORBIDDEN_PROFILE_FIELDS, forbidden_profile_fields
 from useraccounts.conf import app_settings
+from useraccounts.profile import FORBIDDEN_PROFILE_FIELDS, forbidden_profile_fields
 
 PRODUCTION = {
     "DEBUG": False,

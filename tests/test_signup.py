@@ -47,6 +47,23 @@ def test_passwords_that_differ_are_a_validation_error(client, signals, mailoutbo
     assert_nothing_saved()
 
 
+def test_every_error_shows_on_the_first_submit(client, signals, hash_count):
+    """The form's own checks (passwords that differ) and the manager's (a bad username,
+    a bad address, a weak password) answer together: no rounds of errors."""
+    data = signup_data(email="not-an-address", password1="12345678", password2="87654321")
+    if has_username():
+        data["username"] = "no spaces allowed"
+    page = client.post(SIGNUP, data).content.decode()
+    assert "Enter a valid email address" in page
+    assert "Type the same password in both fields" in page
+    assert "This password is too common" in page
+    if has_username():
+        assert "Enter a valid username" in page
+    assert signals.names() == ["user_registration_started", "user_registration_failed"]
+    assert hash_count() == 0  # refused before the password is hashed
+    assert_nothing_saved()
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "text"),
     [

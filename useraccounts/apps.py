@@ -1,5 +1,19 @@
+from typing import Any
+
 from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
+
+
+def tracking_received(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    """Receiver of django-anymail's ``tracking`` signal: a bounce, complaint or rejection
+    goes to the manager (:mod:`useraccounts.bounces`); other events are not the app's."""
+    from .bounces import UNDELIVERABLE_EVENTS
+    from .manager import get_account_manager
+
+    if event.event_type in UNDELIVERABLE_EVENTS and event.recipient:
+        get_account_manager().mark_undeliverable(
+            None, email=event.recipient, event_type=event.event_type
+        )
 
 
 class UserAccountsConfig(AppConfig):
@@ -14,9 +28,8 @@ class UserAccountsConfig(AppConfig):
         from anymail.signals import tracking
 
         from . import checks  # noqa: F401  (registers the checks)
-        from .delivery import handle_tracking_event
 
-        tracking.connect(handle_tracking_event, dispatch_uid="useraccounts.delivery")
+        tracking.connect(tracking_received, dispatch_uid="useraccounts.bounces")
         if apps.is_installed("django.contrib.admin"):
             from django.contrib.admin import site
 

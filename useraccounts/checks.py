@@ -30,7 +30,7 @@ def _profile_field_errors(User: type[AbstractBaseUser]) -> list[checks.CheckMess
         names = app_settings.PROFILE_FIELDS or ()
     except ImproperlyConfigured:
         return []  # not a list of names: reading it raises with the fix
-    from .account import forbidden_profile_fields
+    from .profile import forbidden_profile_fields
 
     forbidden = forbidden_profile_fields(User)
     return [

@@ -18,8 +18,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
 from . import ratelimit, signals
 from .conf import app_settings
@@ -31,12 +33,17 @@ from .exceptions import (
     RateLimiterUnavailable,
 )
 from .models import EmailAddress, newest_waiting, normalize_email
-from .operations import OperationsMixin
-from .tokens import TOKEN_PREFIX_LENGTH, TokenState, email_confirmation_token_generator
+from .passwords import PasswordsMixin
+from .tokens import (
+    TOKEN_PREFIX_LENGTH,
+    TokenState,
+    email_confirmation_token_generator,
+)
 from .users import display_name, has_username
 
 #: The cookie that remembers which addresses this browser signed up with or added.
 PROOF_COOKIE = "useraccounts_confirm"
+
 PROOF_TAGS_KEPT = 5
 
 
@@ -62,10 +69,72 @@ def remember_address(request: HttpRequest, response: HttpResponse, tag: str) -> 
     )
 
 
-class ConfirmationMixin(OperationsMixin):
-    """Turns a confirmation token into the ``EmailAddress`` it confirms, or an error."""
+class ConfirmationMixin(PasswordsMixin):
+    """Sending confirmation links and turning one into a verified address."""
 
     confirmation_token_generator = email_confirmation_token_generator
+
+    def send_email_confirmation(
+        self, request: HttpRequest | None, email_address: EmailAddress, *, signup: bool = False
+    ) -> None:
+        """Email a confirmation link for ``email_address``; raises ``EmailSendError``."""
+        self._check_deliverable(email_address)
+        token = self.confirmation_token_generator.make_token(email_address, email_address.pk)
+        path = reverse("useraccounts:confirm_email", args=[token])
+        context = {
+            "user": email_address.user,
+            **self.account_context(email_address.user, email_address),
+            "email_address": email_address,
+            "activate_url": self.build_absolute_url(request, path),
+            "signup": signup,
+            "expire_hours": app_settings.EMAIL_CONFIRMATION_EXPIRE_SECONDS // 3600,
+        }
+        user = email_address.user
+        self.send_mail(
+            request, kind="email_confirmation", to=email_address.email, context=context, user=user
+        )
+        self._send(
+            signals.email_confirmation_sent,
+            request,
+            user=user,
+            email_address=email_address,
+            signup=signup,
+        )
+
+    def _send_email_confirmation_or_notice(
+        self, request: HttpRequest | None, email_address: EmailAddress
+    ) -> None:
+        """A confirmation link for an address of this account; for one that another
+        account has verified, a notice to its owner instead (the visitor sees the same)."""
+        holder = (
+            EmailAddress.objects.filter(email=email_address.email, verified=True)
+            .exclude(user_id=email_address.user_id)
+            .exists()
+        )
+        if holder:
+            self.send_account_exists_notice(request, email_address.email, added=True)
+        else:
+            self.send_email_confirmation(request, email_address)
+
+    def send_account_exists_notice(
+        self, request: HttpRequest | None, email: str, *, added: bool = False
+    ) -> None:
+        """Tell an address's owner that someone tried to sign up with it, or (``added``)
+        to add it to another account; not when mail to it bounces: the attempt must
+        still look like any other."""
+        if EmailAddress.objects.filter(email=email, undeliverable=True).exists():
+            return
+        try:  # a stranger repeating signups must not flood the owner's inbox
+            ratelimit.consume("notify", request, key=email)
+        except (RateLimited, RateLimiterUnavailable):
+            return  # the signup still answers as a fresh one
+        path = reverse("useraccounts:password_reset")
+        context = {
+            "email": email,
+            "added": added,
+            "reset_url": self.build_absolute_url(request, path),
+        }
+        self.send_mail(request, kind="account_exists", to=email, context=context)
 
     def _address_for_token(
         self, token: str, *, locked: list[EmailAddress] | None = None
@@ -221,9 +290,17 @@ class ConfirmationMixin(OperationsMixin):
         except Exception as exc:
             raise self._verification_failed(request, exc, token) from exc
 
-    def _verify_email(
-        self, request: HttpRequest | None, token: str, password: str | None
+    @sensitive_variables("password")
+    def verify_email(
+        self, request: HttpRequest | None, token: str, *, password: str | None = None
     ) -> EmailAddress:
+        """Mark the token's address verified for its account; the token cannot be used
+        again, and every other account's unverified row for the address is removed.
+
+        The link proves the mailbox; the confirmer must also hold the account (see
+        :meth:`confirmation_needs_password`): logged in as it, in the browser that signed
+        up with or added the address, or with the account's ``password``.
+        """
         try:
             with transaction.atomic():
                 rows: list[EmailAddress] = []

@@ -92,9 +92,9 @@ def delivery_error_code(exc: Exception, error: AccountError) -> str:
 class MailMixin:
     """How the account manager sends mail: override ``send_mail`` to queue it, say."""
 
-    def check_deliverable(self, email_address: Any) -> None:
+    def _check_deliverable(self, email_address: Any) -> None:
         """Refuse to send to an address the email provider reported as undeliverable
-        (see :mod:`useraccounts.delivery`): mail to it would only bounce again."""
+        (see :mod:`useraccounts.bounces`): mail to it would only bounce again."""
         if email_address is not None and email_address.undeliverable:
             logger.info(
                 "Not sending to %s: it is marked undeliverable", mask_email(email_address.email)

@@ -49,12 +49,12 @@ class OperationsMixin:
             return transaction.atomic()
         return nullcontext()
 
-    def _valid_form(self, form: Any, error_class: type[AccountError]) -> dict[str, Any]:
-        """A bound form's cleaned data; its input errors raise a validation_error."""
-        if not form.is_valid():
-            errors = {field: list(messages) for field, messages in form.errors.items()}
-            raise error_class(code="validation_error", field_errors=errors)
-        return form.cleaned_data
+    def _locked_user(self, user: Any, error_class: type[AccountError]) -> Any:
+        """The user's row, locked for this transaction; gone means ``user_not_found``."""
+        current = get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
+        if current is None:
+            raise error_class(code="user_not_found")
+        return current
 
     def _fail(
         self,

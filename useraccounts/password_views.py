@@ -107,9 +107,14 @@ class PasswordResetConfirmView(AccountViewMixin, FormView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = self.get_form()
+        valid = form.is_valid()
         try:
-            user = self.manager.reset_password_from_form(
-                request, uidb64=self.uidb64, token=self.token, form=form
+            user = self.manager.reset_password(
+                request,
+                uidb64=self.uidb64,
+                token=self.token,
+                new_password=self.typed(form, "new_password1"),
+                input_errors=None if valid else self.input_errors(form),
             )
         except AccountError as error:
             if error.code in ("invalid_token", "expired_token"):

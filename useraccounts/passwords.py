@@ -1,41 +1,34 @@
-"""Passwords: hashing and checking them (one hash per attempt), and the steps of
-resetting one by an emailed link."""
+"""Every password the app stores or checks, and the two operations that set one for a
+logged-in user (change, and set where the account has none). Checking costs exactly one
+hash, known account or not, through Django's ``check_password``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model, password_validation, update_session_auth_hash
+from django.contrib.auth import (
+    get_user_model,
+    password_validation,
+    update_session_auth_hash,
+)
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.hashers import check_password, identify_hasher, is_password_usable
+from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.encoding import force_bytes, force_str
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_variables
 
 from . import ratelimit, signals
-from .authentication import login_limit_key
-from .conf import app_settings
-from .confirmation import ConfirmationMixin
 from .emails import MailMixin
 from .exceptions import (
-    AccountError,
-    EmailVerificationError,
     PasswordChangeError,
     PasswordResetError,
 )
-from .models import EmailAddress, newest_waiting, one_or_none
 from .operations import OperationsMixin, PasswordError
-from .tokens import TOKEN_PREFIX_LENGTH, TokenState, password_reset_token_generator
 
 
-class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
-    """Every password this app stores or checks goes through here."""
-
-    reset_token_generator = password_reset_token_generator
+class PasswordsMixin(MailMixin, OperationsMixin):
+    """Hashing, checking and storing passwords; changing and setting them."""
 
     def validate_password(self, password: str, user: AbstractBaseUser | None = None) -> None:
         """Apply ``AUTH_PASSWORD_VALIDATORS``; raise ``ValidationError`` to refuse."""
@@ -76,6 +69,10 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
             user.save(update_fields=["password"])
         elif not type(user)._base_manager.filter(**only_if).update(password=user.password):
             raise PasswordResetError(code="invalid_token")
+        self._password_set(request, user)
+
+    def _password_set(self, request: HttpRequest | None, user: AbstractBaseUser) -> None:
+        """The one place ``user_password_set`` is sent: a new hash is saved."""
         self._send(signals.user_password_set, request, user=user)
 
     @sensitive_variables("password")
@@ -87,18 +84,13 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         def upgrade(raw_password: str) -> None:
             # The hasher's settings changed since this hash was made: store a new one.
             with transaction.atomic():
-                self._hash_password(user, raw_password)
-                user.save(update_fields=["password"])
-                self._send(signals.user_password_set, request, user=user)
+                self._store_password(request, user, raw_password, validate=False)
 
         try:
-            if is_password_usable(user.password) and _hasher_known(user.password):
-                success = check_password(password, user.password, upgrade)
-            else:
-                # Django answers False for these without hashing; hash anyway so the
-                # response time says nothing about the account.
-                self._dummy_hash(password)
-                success = False
+            # For an unusable password or a hasher no longer installed, Django's
+            # check_password hashes a random string with the default hasher: the same
+            # one hash, so the response time says nothing about the account.
+            success = check_password(password, user.password, upgrade)
         except PasswordError:
             raise
         except Exception as exc:
@@ -118,144 +110,33 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
         if request is not None and getattr(request, "user", None) == user:
             update_session_auth_hash(request, user)
 
-    # --- reset links ------------------------------------------------------------------
-
-    def send_password_reset(
-        self, request: HttpRequest | None, user: AbstractBaseUser, address: EmailAddress | None
+    @sensitive_variables("old_password", "new_password")
+    def change_password(
+        self,
+        request: HttpRequest | None,
+        user: AbstractBaseUser,
+        *,
+        old_password: str,
+        new_password: str,
     ) -> None:
-        """Email ``user`` a reset link; raises ``EmailSendError``."""
-        self.check_deliverable(address)
-        to = address.email if address else getattr(user, user.get_email_field_name())
-        context = {
-            "user": user,
-            "reset_url": self.build_absolute_url(request, self.reset_link_path(user, address)),
-            "expire_hours": max(1, app_settings.PASSWORD_RESET_TIMEOUT_SECONDS // 3600),
-        }
-        self.send_mail(request, kind="password_reset", to=to, context=context, user=user)
-
-    def find_reset_recipient(
-        self, request: HttpRequest | None, email: str
-    ) -> tuple[AbstractBaseUser, EmailAddress] | None:
-        """The active user a reset link for ``email`` goes to, and the address record.
-
-        A link goes to the account on which the address is verified; or to a signup that
-        still waits for it (an account whose only address it is, that has never logged
-        in), where following the link proves the mailbox and its holder then sets the
-        password; or to a user the app has no address rows for, whose own email field it
-        is (the row is made then, see :meth:`adopt_legacy_address`). Never through an
-        address that someone else could have added to their account.
-        """
-        rows = EmailAddress.objects.for_email(email)
-        address = next((row for row in rows if row.verified), None)
-        if address is None:
-            user = self.find_legacy_user(email)
-            if user is not None and user.is_active:
-                address = self.adopt_legacy_address(request, user)
-        if address is None:
-            address = newest_waiting([row for row in rows if row.user.last_login is None])
-            if (
-                address is not None
-                and (
-                    EmailAddress.objects.filter(user_id=address.user_id).exclude(pk=address.pk)
-                ).exists()
-            ):
-                address = None
-        if address is None or not address.user.is_active:
-            return None
-        return address.user, address
-
-    def reset_link_path(self, user: AbstractBaseUser, address: EmailAddress | None) -> str:
-        # The id of an address the link will verify; 0 (nothing to do) once it is verified.
-        address_id = address.pk if address is not None and not address.verified else 0
-        token = self.reset_token_generator.make_token(user, address_id)
-        uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
-        return reverse("useraccounts:password_reset_confirm", args=[uidb64, token])
-
-    def _user_for_reset(self, uidb64: str, token: str) -> tuple[AbstractBaseUser, int]:
-        """The user a reset link is for and the id of the address it was sent to."""
-        User = get_user_model()
+        """Change a logged-in user's password; their other sessions end, this one stays."""
         try:
-            pk = User._meta.pk.to_python(force_str(urlsafe_base64_decode(uidb64)))
-            user = one_or_none(User._default_manager.filter(pk=pk))
-        except (TypeError, ValueError, OverflowError, ValidationError, UnicodeDecodeError):
-            user = None
-        state = self.reset_token_generator.check_token(user, token) if user else TokenState.INVALID
-        if state is TokenState.EXPIRED:
-            raise PasswordResetError(code="expired_token", user=user)
-        if state is not TokenState.VALID:
-            raise PasswordResetError(code="invalid_token")
-        return user, self.reset_token_generator.parse_id(token)
-
-    def _verify_reset_address(
-        self, request: HttpRequest | None, user: AbstractBaseUser, address_id: int
-    ) -> None:
-        """Following the link proved the user reads the address it was sent to."""
-        if not address_id:
-            return
-        address = one_or_none(
-            EmailAddress.objects.filter(pk=address_id, user=user, verified=False)
-        )
-        if address is not None:
-            address.user = user
-            try:  # a savepoint: losing a race for the address must not undo the reset
-                with transaction.atomic():
-                    self.mark_email_verified(request, address)
-            except EmailVerificationError:
-                pass  # verified on another account meanwhile: the password is still set
-
-    def check_password_reset_link(
-        self, request: HttpRequest | None, *, uidb64: str, token: str
-    ) -> AbstractBaseUser:
-        """The user a reset link is for, changing nothing (for GET)."""
-        try:
-            return self._user_for_reset(uidb64, token)[0]
+            ratelimit.consume("change_password", request, user_id=user.pk)
+            if not self._check_password(request, user, old_password):
+                raise PasswordChangeError(
+                    code="incorrect_password",
+                    field_errors={
+                        "old_password": [PasswordChangeError.messages["incorrect_password"]]
+                    },
+                )
+            with transaction.atomic():
+                self._store_password(request, user, new_password)
+                self._send(signals.password_changed, request, user=user)
         except Exception as exc:
-            raise self._reset_failed(request, exc, token, None) from exc
-
-    def reset_password_from_form(
-        self, request: HttpRequest | None, *, uidb64: str, token: str, form: Any
-    ) -> AbstractBaseUser:
-        """Reset from a bound new-password form: its input errors are a failed reset too."""
-        return self._reset_password(
-            request,
-            uidb64,
-            token,
-            lambda: self._valid_form(form, PasswordResetError)["new_password1"],
-        )
-
-    def _reset_password(self, request, uidb64, token, new_password) -> AbstractBaseUser:
-        user = None
-        try:
-            self._send(
-                signals.password_reset_started, request, token_prefix=token[:TOKEN_PREFIX_LENGTH]
-            )
-            user, address_id = self._user_for_reset(uidb64, token)
-            unchanged = self.reset_token_generator.unchanged(user)
-            # One write (the password) needs no transaction; the address the link
-            # verifies, or receivers' writes, must commit or roll back with it.
-            writes = signals.user_password_set, signals.password_reset
-            with transaction.atomic() if address_id else self._transaction_for(*writes):
-                self._store_password(request, user, new_password(), only_if=unchanged)
-                self._verify_reset_address(request, user, address_id)
-                self._send(signals.password_reset, request, user=user)
-        except Exception as exc:
-            raise self._reset_failed(request, exc, token, user) from exc
-        # The owner proved the mailbox and chose a new password: whatever a stranger
-        # spent of the account's login allowance is forgiven (never the per-IP counts).
-        ratelimit.clear("login_failed", key=login_limit_key("", user))
-        return user
-
-    def _reset_failed(self, request, exc, token, user) -> AccountError:
-        if user is None and isinstance(exc, PasswordResetError):
-            user = exc.user
-        return self._fail(
-            request,
-            exc,
-            PasswordResetError,
-            signals.password_reset_failed,
-            token_prefix=token[:TOKEN_PREFIX_LENGTH],
-            user=user,
-        )
+            raise self._fail(
+                request, exc, PasswordChangeError, signals.password_change_failed, user=user
+            ) from exc
+        self._keep_session(request, user)
 
     def set_password(
         self, request: HttpRequest | None, user: AbstractBaseUser, *, new_password: str
@@ -274,11 +155,3 @@ class PasswordsMixin(MailMixin, ConfirmationMixin, OperationsMixin):
                 request, exc, PasswordChangeError, signals.password_change_failed, user=user
             ) from exc
         self._keep_session(request, user)
-
-
-def _hasher_known(encoded: str) -> bool:
-    try:
-        identify_hasher(encoded)
-    except ValueError:
-        return False
-    return True

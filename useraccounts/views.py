@@ -30,7 +30,8 @@ from .conf import app_settings
 from .confirmation import proof_tag, remember_address
 from .exceptions import AccountError, RateLimited, RateLimiterUnavailable, UndeliverableAddress
 from .forms import PASSWORD_MAX_LENGTH, EmailForm, LoginForm, SignupForm
-from .manager import AccountManager, get_account_manager, safe_next_url
+from .login import safe_next_url
+from .manager import AccountManager, get_account_manager
 from .models import EmailAddress
 from .tokens import TOKEN_PREFIX_LENGTH
 
@@ -204,11 +205,30 @@ class AccountViewMixin:
             return self.rate_limited(error)
         if self.is_fault(error):
             return self.unavailable(error)
-        if not form.errors:  # errors the form found itself are already on it
-            for field, msgs in (error.field_errors or {None: [error.message]}).items():
-                field = self.error_field_map.get(field, field)
-                form.add_error(field if field in form.fields else None, msgs)
+        for field, msgs in (error.field_errors or {None: [error.message]}).items():
+            field = self.error_field_map.get(field, field)
+            field = field if field in form.fields else None
+            # The form's own errors went to the manager too: show each once.
+            if not form.has_error(field or "__all__") and msgs:
+                form.add_error(field, msgs)
         return self.form_invalid(form)
+
+    @staticmethod
+    def typed(form, field: str) -> str:
+        """A field's cleaned value, or what was typed where the form refused it."""
+        if field in getattr(form, "cleaned_data", {}):
+            return form.cleaned_data[field]
+        return str(form.data.get(form.add_prefix(field), ""))
+
+    def input_errors(self, form) -> dict[str | None, list[str]]:
+        """The form's errors as the manager names the fields (``error_field_map``
+        read backwards), for an operation that reports them with its own."""
+        names = {form_field: name for name, form_field in self.error_field_map.items()}
+        errors: dict[str | None, list[str]] = {}
+        for field, found in form.errors.items():
+            name = None if field == "__all__" else names.get(field, field)
+            errors.setdefault(name, []).extend(found)
+        return errors
 
 
 def database_answers() -> bool:
@@ -240,8 +260,15 @@ class SignupView(AccountViewMixin, FormView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = self.get_form()
+        valid = form.is_valid()
         try:
-            user = self.manager.register_user_from_form(request, form)
+            user = self.manager.register_user(
+                request,
+                username=self.typed(form, "username"),
+                email=self.typed(form, "email"),
+                password=self.typed(form, "password1"),
+                input_errors=None if valid else self.input_errors(form),
+            )
         except AccountError as error:
             if error.shown_as_success:
                 # A taken address answers as a fresh signup does, cookie included (a

@@ -1,12 +1,20 @@
-"""Finding the account a login names, in one indexed query."""
+"""Login and logout: finding the account a login names (one indexed query), checking its
+password (one hash), the login limits and device cookies, starting and ending the
+session, and where to go after login (``get_login_redirect_url``, a documented hook)."""
 
 from __future__ import annotations
 
 import secrets
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+)
 from django.contrib.auth import login as django_login
+from django.contrib.auth import logout as django_logout
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in as django_user_logged_in
@@ -15,18 +23,31 @@ from django.db import DatabaseError
 from django.db.models import QuerySet, Value
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import rotate_token
+from django.shortcuts import resolve_url
+from django.utils.http import (
+    url_has_allowed_host_and_scheme,
+)
+from django.views.decorators.debug import sensitive_variables
 
 from . import ratelimit, signals
 from .conf import app_settings
-from .exceptions import AuthenticationError
+from .confirmation import ConfirmationMixin
+from .exceptions import (
+    AuthenticationError,
+)
 from .models import EmailAddress, newest_waiting, normalize_email
 from .users import best_match, has_username, username_field_name, users_matching
 
 #: The cookie a browser gets once it has logged in to an account: proof, signed by the
 #: server, that it did, so the account's lockout does not apply to it.
 DEVICE_COOKIE = "useraccounts_device"
+
 DEVICE_SALT = "useraccounts.authentication.device"
+
 DEVICE_MAX_AGE = 365 * 24 * 3600
+
+#: Failed logins that count against the limits: the others had the right password.
+GUESSES = ("user_not_found", "incorrect_password")
 
 
 def login_limit_key(login: str, user: AbstractBaseUser | None) -> str:
@@ -34,118 +55,53 @@ def login_limit_key(login: str, user: AbstractBaseUser | None) -> str:
     return f"user:{user.pk}" if user is not None else f"login:{login.strip().lower()}"
 
 
-class LoginMixin:
-    """The lookups behind ``authenticate_user`` and ``login_user``."""
+def safe_next_url(request: HttpRequest) -> str | None:
+    """The request's ``next`` if it points at this site, else None."""
+    url = request.POST.get("next") or request.GET.get("next")
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return None
 
-    def find_user_for_login(self, login: str) -> AbstractBaseUser | None:
-        """The user (active or not) that ``login`` names, by the enabled login methods:
-        one indexed query, two for a login that names no verified address.
 
-        An address finds the account on which it is verified; else a user the app has no
-        address rows for, by the user model's own email field in any letter case (a
-        user from before the app, or made with ``createsuperuser``); else a user with
-        that username; else the newest signup still waiting for the address (so its
-        owner learns to confirm). A username is matched in any letter case.
+class LoginMixin(ConfirmationMixin):
+    """``authenticate_user``, ``login_user`` and ``logout_user``, and their lookups."""
+
+    @sensitive_variables("password")
+    def authenticate_user(
+        self, request: HttpRequest | None, *, login: str, password: str
+    ) -> AbstractBaseUser:
+        """Check a login and password; the caller logs the user in (:meth:`login_user`).
+
+        Costs exactly one password hash whether or not the account exists.
         """
-        methods = app_settings.LOGIN_METHODS if has_username() else {"email"}
-        login = login.strip()
-        by_email = "email" in methods and "@" in login
-        pending = None
-        if by_email:
-            rows = EmailAddress.objects.for_email(login)
-            for row in rows:
-                if row.verified:
-                    row.user.useraccounts_verified = True  # spares has_verified_email()
-                    return row.user
-            waiting = newest_waiting(rows)
-            pending = waiting.user if waiting is not None else None
-        # The other lookups share one query: legacy users by email, users by username.
-        lookups = []
-        if by_email:
-            lookups.append(("email", self.legacy_users(login)))
-        if "username" in methods and has_username():
-            lookups.append(("username", users_matching(username_field_name(), login)))
-        if not lookups:
-            return pending
-        queries = [qs.annotate(useraccounts_via=Value(via)) for via, qs in lookups]
-        found = list(queries[0].union(*queries[1:], all=True)[:10]) if queries else []
-        email_field = get_user_model().get_email_field_name()
-        for via, field in (("email", email_field), ("username", username_field_name())):
-            user = best_match([u for u in found if u.useraccounts_via == via], login, field)
-            if user is not None:
-                return user
-        return pending
-
-    def find_legacy_user(self, email: str) -> AbstractBaseUser | None:
-        """A user without address rows whose own email field is ``email``, in any case."""
-        email_field = get_user_model().get_email_field_name()
-        return best_match(list(self.legacy_users(email)[:10]), email, email_field)
-
-    def legacy_users(self, email: str) -> QuerySet:
-        """Users the app has no address rows for, whose own email field is ``email``."""
-        email_field = get_user_model().get_email_field_name()
-        return users_matching(email_field, normalize_email(email)).filter(
-            email_addresses__isnull=True
-        )
-
-    def count_login_attempt(
-        self, request: HttpRequest | None, login: str, user: AbstractBaseUser | None
-    ) -> ratelimit.Attempt:
-        """Count a login attempt before its password is checked (raises ``RateLimited``).
-
-        A known account is counted by its id, so its username and each of its addresses
-        share one allowance; an unknown login by what was typed; both also per IP. A
-        browser that logged in to the account before (its device cookie) is counted
-        alone instead (OWASP's device cookies), so a stranger spending the account's
-        allowance cannot lock the owner out.
-        """
-        device = self.trusted_device(request, user)
-        if device is not None:
-            return ratelimit.attempt("login_device", request, device=device)
-        return ratelimit.attempt("login_failed", request, key=login_limit_key(login, user))
-
-    def trusted_device(
-        self, request: HttpRequest | None, user: AbstractBaseUser | None
-    ) -> str | None:
-        """The id of this browser's device cookie, if it was issued for ``user``."""
-        value = request.COOKIES.get(DEVICE_COOKIE) if request is not None else None
-        if not value or user is None:
-            return None
+        user, counted = None, None
         try:
-            data = signing.loads(value, salt=DEVICE_SALT, max_age=DEVICE_MAX_AGE)
-        except (signing.BadSignature, ValueError, TypeError):
-            return None
-        if not isinstance(data, dict) or data.get("u") != str(user.pk):
-            return None
-        return str(data.get("d", ""))[:64] or None
-
-    def remember_device(
-        self, request: HttpRequest, response: HttpResponse, user: AbstractBaseUser
-    ) -> None:
-        """After a successful login, give this browser a device cookie for ``user``."""
-        device = self.trusted_device(request, user) or secrets.token_urlsafe(16)
-        value = signing.dumps({"u": str(user.pk), "d": device}, salt=DEVICE_SALT)
-        response.set_cookie(
-            DEVICE_COOKIE,
-            value,
-            max_age=DEVICE_MAX_AGE,
-            secure=request.is_secure(),
-            httponly=True,
-            samesite="Lax",
-        )
-
-    def has_verified_email(self, user: AbstractBaseUser) -> bool:
-        """Whether the user has a verified address; asked only once the password is right."""
-        verified = getattr(user, "useraccounts_verified", None)
-        if verified is None:
-            verified = EmailAddress.objects.filter(user_id=user.pk, verified=True).exists()
-        return bool(verified)
-
-    def get_auth_backend(self) -> str:
-        """The backend recorded in the session (it reloads the user on each request)."""
-        backends = settings.AUTHENTICATION_BACKENDS
-        model_backend = "django.contrib.auth.backends.ModelBackend"
-        return model_backend if model_backend in backends else backends[0]
+            self._send(signals.user_authentication_started, request, username=login)
+            user = self.find_user_for_login(str(login))
+            # Counted before the password is checked, so concurrent guesses cannot pass
+            # the limit; per account whatever login named it, per typed login otherwise.
+            counted = self.count_login_attempt(request, str(login), user)
+            if user is None:
+                self._dummy_hash(password)
+                raise AuthenticationError(code="user_not_found")
+            if not self._check_password(request, user, password):
+                raise AuthenticationError(code="incorrect_password")
+            if not user.is_active:
+                raise AuthenticationError(code="user_inactive")
+            if (
+                app_settings.EMAIL_VERIFICATION == "mandatory"
+                and not self._has_verified_email(user)
+                and self.adopt_legacy_address(request, user) is None
+            ):
+                raise AuthenticationError(code="email_not_verified")
+        except Exception as exc:
+            if counted is not None and getattr(exc, "code", None) not in GUESSES:
+                ratelimit.refund(counted)  # the password was right: not a guess
+            raise self._login_failed(request, exc, login, user) from exc
+        ratelimit.refund(counted)  # a successful login gives its attempt back
+        return user
 
     def login_user(
         self, request: HttpRequest, user: AbstractBaseUser, *, remember: bool = False
@@ -174,6 +130,128 @@ class LoginMixin:
                 pass
             request.user = AnonymousUser()
             raise self._login_failed(request, exc, user.get_username(), user) from exc
+
+    def logout_user(self, request: HttpRequest) -> None:
+        """End the session; ``user_logged_out`` only if someone was logged in."""
+        user = getattr(request, "user", None)
+        django_logout(request)
+        if user is not None and user.is_authenticated:
+            self._send(signals.user_logged_out, request, user=user)
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL`` (a URL,
+        a path or a named URL pattern, as Django's own ``LoginView`` reads it)."""
+        return safe_next_url(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+
+    def find_user_for_login(self, login: str) -> AbstractBaseUser | None:
+        """The user (active or not) that ``login`` names, by the enabled login methods:
+        one indexed query, two for a login that names no verified address.
+
+        An address finds the account on which it is verified; else a user the app has no
+        address rows for, by the user model's own email field in any letter case (a
+        user from before the app, or made with ``createsuperuser``); else a user with
+        that username; else the newest signup still waiting for the address (so its
+        owner learns to confirm). A username is matched in any letter case.
+        """
+        methods = app_settings.LOGIN_METHODS if has_username() else {"email"}
+        login = login.strip()
+        by_email = "email" in methods and "@" in login
+        pending = None
+        if by_email:
+            rows = EmailAddress.objects.for_email(login)
+            for row in rows:
+                if row.verified:
+                    row.user.useraccounts_verified = True  # spares has_verified_email()
+                    return row.user
+            waiting = newest_waiting(rows)
+            pending = waiting.user if waiting is not None else None
+        # The other lookups share one query: legacy users by email, users by username.
+        lookups = []
+        if by_email:
+            lookups.append(("email", self._legacy_users(login)))
+        if "username" in methods and has_username():
+            lookups.append(("username", users_matching(username_field_name(), login)))
+        if not lookups:
+            return pending
+        queries = [qs.annotate(useraccounts_via=Value(via)) for via, qs in lookups]
+        found = list(queries[0].union(*queries[1:], all=True)[:10]) if queries else []
+        email_field = get_user_model().get_email_field_name()
+        for via, field in (("email", email_field), ("username", username_field_name())):
+            user = best_match([u for u in found if u.useraccounts_via == via], login, field)
+            if user is not None:
+                return user
+        return pending
+
+    def _find_legacy_user(self, email: str) -> AbstractBaseUser | None:
+        """A user without address rows whose own email field is ``email``, in any case."""
+        email_field = get_user_model().get_email_field_name()
+        return best_match(list(self._legacy_users(email)[:10]), email, email_field)
+
+    def _legacy_users(self, email: str) -> QuerySet:
+        """Users the app has no address rows for, whose own email field is ``email``."""
+        email_field = get_user_model().get_email_field_name()
+        return users_matching(email_field, normalize_email(email)).filter(
+            email_addresses__isnull=True
+        )
+
+    def count_login_attempt(
+        self, request: HttpRequest | None, login: str, user: AbstractBaseUser | None
+    ) -> ratelimit.Attempt:
+        """Count a login attempt before its password is checked (raises ``RateLimited``).
+
+        A known account is counted by its id, so its username and each of its addresses
+        share one allowance; an unknown login by what was typed; both also per IP. A
+        browser that logged in to the account before (its device cookie) is counted
+        alone instead (OWASP's device cookies), so a stranger spending the account's
+        allowance cannot lock the owner out.
+        """
+        device = self._trusted_device(request, user)
+        if device is not None:
+            return ratelimit.attempt("login_device", request, device=device)
+        return ratelimit.attempt("login_failed", request, key=login_limit_key(login, user))
+
+    def _trusted_device(
+        self, request: HttpRequest | None, user: AbstractBaseUser | None
+    ) -> str | None:
+        """The id of this browser's device cookie, if it was issued for ``user``."""
+        value = request.COOKIES.get(DEVICE_COOKIE) if request is not None else None
+        if not value or user is None:
+            return None
+        try:
+            data = signing.loads(value, salt=DEVICE_SALT, max_age=DEVICE_MAX_AGE)
+        except (signing.BadSignature, ValueError, TypeError):
+            return None
+        if not isinstance(data, dict) or data.get("u") != str(user.pk):
+            return None
+        return str(data.get("d", ""))[:64] or None
+
+    def remember_device(
+        self, request: HttpRequest, response: HttpResponse, user: AbstractBaseUser
+    ) -> None:
+        """After a successful login, give this browser a device cookie for ``user``."""
+        device = self._trusted_device(request, user) or secrets.token_urlsafe(16)
+        value = signing.dumps({"u": str(user.pk), "d": device}, salt=DEVICE_SALT)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=DEVICE_MAX_AGE,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+
+    def _has_verified_email(self, user: AbstractBaseUser) -> bool:
+        """Whether the user has a verified address; asked only once the password is right."""
+        verified = getattr(user, "useraccounts_verified", None)
+        if verified is None:
+            verified = EmailAddress.objects.filter(user_id=user.pk, verified=True).exists()
+        return bool(verified)
+
+    def get_auth_backend(self) -> str:
+        """The backend recorded in the session (it reloads the user on each request)."""
+        backends = settings.AUTHENTICATION_BACKENDS
+        model_backend = "django.contrib.auth.backends.ModelBackend"
+        return model_backend if model_backend in backends else backends[0]
 
     def _login_failed(
         self,

@@ -1,10 +1,11 @@
-"""The steps of creating an account, each one method a subclass can replace."""
+"""Signup: ``register_user`` and each of its steps, one method a subclass can replace
+(``clean_username`` and ``clean_email`` are the documented hooks)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib.auth import get_user_model
+from django.contrib.auth import (
+    get_user_model,
+)
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -12,20 +13,56 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import IntegerField, Q, Value
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import ratelimit, signals
 from .conf import app_settings
-from .exceptions import AccountError, RateLimited, RateLimiterUnavailable, RegistrationError
+from .confirmation import ConfirmationMixin
+from .exceptions import (
+    AccountError,
+    RegistrationError,
+)
 from .models import EmailAddress, normalize_email
-from .passwords import PasswordsMixin
 from .users import display_name, has_username, users_matching
 
 
-class RegistrationMixin(PasswordsMixin):
-    """Validation and creation of a new account, inside the signup transaction."""
+class SignupMixin(ConfirmationMixin):
+    """Validating and creating a new account, all of it or nothing."""
+
+    @sensitive_variables("password")
+    def register_user(
+        self,
+        request: HttpRequest | None,
+        *,
+        username: str | None,
+        email: str,
+        password: str,
+        input_errors: dict[str, list[str]] | None = None,
+    ) -> AbstractBaseUser:
+        """Create an account and send its confirmation email: all of it, or nothing.
+
+        ``input_errors`` are what the caller's own input validation refused (a form's
+        errors, keyed ``username``, ``email``, ``password`` or ``None``): the signup then
+        fails as ``validation_error`` with them and with this method's own checks of the
+        other fields, so the visitor sees every error at once, and its failure signal is
+        sent like any other's.
+        """
+        username = username if has_username() else None
+        try:
+            self._send(signals.user_registration_started, request, username=username, email=email)
+            if request is not None and not input_errors:
+                ratelimit.consume("signup", request)
+            with transaction.atomic():
+                return self._create_user(
+                    request,
+                    username=username,
+                    email=email,
+                    password=password,
+                    input_errors=input_errors or {},
+                )
+        except Exception as exc:
+            raise self._registration_failed(request, exc, username, email) from exc
 
     def clean_username(self, username: str) -> str:
         """Normalize and validate a new username; raise ``ValidationError`` to refuse."""
@@ -98,26 +135,6 @@ class RegistrationMixin(PasswordsMixin):
             and any(e.code == "unique" for e in error.error_list)
         )
 
-    def send_account_exists_notice(
-        self, request: HttpRequest | None, email: str, *, added: bool = False
-    ) -> None:
-        """Tell an address's owner that someone tried to sign up with it, or (``added``)
-        to add it to another account; not when mail to it bounces: the attempt must
-        still look like any other."""
-        if EmailAddress.objects.filter(email=email, undeliverable=True).exists():
-            return
-        try:  # a stranger repeating signups must not flood the owner's inbox
-            ratelimit.consume("notify", request, key=email)
-        except (RateLimited, RateLimiterUnavailable):
-            return  # the signup still answers as a fresh one
-        path = reverse("useraccounts:password_reset")
-        context = {
-            "email": email,
-            "added": added,
-            "reset_url": self.build_absolute_url(request, path),
-        }
-        self.send_mail(request, kind="account_exists", to=email, context=context)
-
     def build_user(self, *, username: str | None, email: str) -> AbstractBaseUser:
         """An unsaved user with its username (where the model has one) and email."""
         User = get_user_model()
@@ -137,12 +154,16 @@ class RegistrationMixin(PasswordsMixin):
         user.groups.add(*groups)
 
     @sensitive_variables("password")
-    def _create_user(self, request, *, username, email, password) -> AbstractBaseUser:
-        errors: dict[str, list[str]] = {}
+    def _create_user(
+        self, request, *, username, email, password, input_errors
+    ) -> AbstractBaseUser:
+        errors: dict[str | None, list[str]] = {key: list(v) for key, v in input_errors.items()}
         cleaned: dict[str, str] = {}
         taken_email = None
         fields = [("username", self.clean_username, username or "")] if has_username() else []
         for name, clean, value in [*fields, ("email", self.clean_email, email)]:
+            if name in errors:  # the caller's check refused it already: one error a field
+                continue
             try:
                 cleaned[name] = clean(value)
             except ValidationError as exc:
@@ -151,12 +172,13 @@ class RegistrationMixin(PasswordsMixin):
                 else:
                     errors[name] = exc.messages
         user = self.build_user(username=cleaned.get("username"), email=cleaned.get("email", ""))
-        try:
-            self.validate_password(password, user)
-        except ValidationError as exc:
-            errors["password"] = exc.messages
+        if "password" not in errors:
+            try:
+                self.validate_password(password, user)
+            except ValidationError as exc:
+                errors["password"] = exc.messages
         if errors:
-            raise ValidationError(errors)
+            raise RegistrationError(code="validation_error", field_errors=errors)
         self._hash_password(user, password)  # the same one hash whether or not taken
         if taken_email:
             self.send_account_exists_notice(request, taken_email)
@@ -173,7 +195,7 @@ class RegistrationMixin(PasswordsMixin):
             email=cleaned["email"],
         )
         user.save()
-        self._send(signals.user_password_set, request, user=user)
+        self._password_set(request, user)
         self.assign_default_groups(user)
         address = EmailAddress.objects.create(user=user, email=cleaned["email"], primary=True)
         user.useraccounts_address = address  # the view lets this browser confirm it
@@ -181,22 +203,6 @@ class RegistrationMixin(PasswordsMixin):
             self.send_email_confirmation(request, address, signup=True)
         self._send(signals.user_signed_up, request, user=user)
         return user
-
-    def register_user_from_form(self, request: HttpRequest | None, form: Any) -> AbstractBaseUser:
-        """Sign up from a bound signup form: its input errors are a failed signup too."""
-        username = str(form.data.get("username", "")) if has_username() else None
-        email = str(form.data.get("email", ""))
-        try:
-            self._send(signals.user_registration_started, request, username=username, email=email)
-            data = self._valid_form(form, RegistrationError)
-        except Exception as exc:
-            raise self._registration_failed(request, exc, username, email) from exc
-        return self._register(
-            request,
-            username=data.get("username"),
-            email=data["email"],
-            password=data["password1"],
-        )
 
     def _registration_failed(self, request, exc, username, email) -> AccountError:
         return self._fail(
@@ -243,14 +249,3 @@ class RegistrationMixin(PasswordsMixin):
         if errors:
             return RegistrationError(code="validation_error", field_errors=errors)
         return RegistrationError(code="repository_error")
-
-    def _register(self, request, *, username, email, password) -> AbstractBaseUser:
-        try:
-            if request is not None:
-                ratelimit.consume("signup", request)
-            with transaction.atomic():
-                return self._create_user(
-                    request, username=username, email=email, password=password
-                )
-        except Exception as exc:
-            raise self._registration_failed(request, exc, username, email) from exc

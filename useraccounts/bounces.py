@@ -8,8 +8,6 @@ Only the project's anymail webhook URLs are needed (``include("anymail.urls")``,
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -21,7 +19,7 @@ from .operations import OperationsMixin
 UNDELIVERABLE_EVENTS = frozenset({"bounced", "complained", "rejected"})
 
 
-class DeliveryMixin(OperationsMixin):
+class BouncesMixin(OperationsMixin):
     """What the manager does with the provider's reports."""
 
     def mark_undeliverable(
@@ -47,14 +45,3 @@ class DeliveryMixin(OperationsMixin):
                 event_type=event_type,
             )
         return address
-
-
-def handle_tracking_event(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
-    """Receiver of ``anymail.signals.tracking``."""
-    if event.event_type not in UNDELIVERABLE_EVENTS or not event.recipient:
-        return
-    from .manager import get_account_manager
-
-    get_account_manager().mark_undeliverable(
-        None, email=event.recipient, event_type=event.event_type
-    )
