@@ -126,6 +126,28 @@ def test_an_address_at_a_blocked_domain_is_refused_beside_the_email_field(
     assert client.post(SIGNUP, signup_data(email=email)).status_code == 302
 
 
+def test_the_email_hook_also_guards_the_email_page(logged_in, account, signals, mailoutbox):
+    """An address added later meets the site's rules too, not only a signup's."""
+    response = logged_in.post(EMAIL_PAGE, {"action_add": "", "email": "bob@mailinator.com"})
+    assert response.status_code == 200
+    assert "We do not accept addresses at mailinator.com" in response.content.decode()
+    signals.assert_once(
+        "email_address_failed",
+        user=account,
+        email="bob@mailinator.com",
+        action="add",
+        error_type="validation_error",
+        exception=Exception,
+    )
+    assert not EmailAddress.objects.filter(email="bob@mailinator.com").exists()
+    assert mailoutbox == []
+    # A taken address is still added as if free (its owner is told): not the hook's.
+    create_account("carol", "carol@example.com")
+    response = logged_in.post(EMAIL_PAGE, {"action_add": "", "email": "carol@example.com"})
+    assert response.status_code == 302
+    assert EmailAddress.objects.filter(user=account, email="carol@example.com").exists()
+
+
 def test_a_password_naming_the_site_is_refused_beside_the_password_field(
     client, signals, settings
 ):

@@ -42,6 +42,18 @@ def test_every_documented_operation_exists():
         assert hook in text and callable(getattr(AccountManager, hook))
 
 
+def test_every_public_method_of_the_manager_is_documented():
+    """No undocumented public method: each one is a documented operation, a hook, or
+    listed under "Further public methods" (anything else should be private)."""
+    text = (DOCS / "manager.rst").read_text()
+    public = {name for name in dir(AccountManager) if not name.startswith("_")}
+    missing = sorted(name for name in public if f"``{name}" not in text)
+    assert missing == []
+    further = re.findall(r"^- ``(\w+)\(", text.split("Further public methods")[1], re.M)
+    assert len(further) > 20
+    assert [name for name in further if not callable(getattr(AccountManager, name, None))] == []
+
+
 def test_every_documented_template_exists():
     text = (DOCS / "templates.rst").read_text()
     named = set(re.findall(r"``(useraccounts/[\w/]+\.(?:html|txt))``", text))
