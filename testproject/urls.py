@@ -11,4 +11,4 @@ urlpatterns = [
 
 # An outage outside the app's own views (Django's session middleware saving a session,
 # say) gets the app's 503 page instead of a 500.
-handler500 = "useraccounts.views.server_error"
+handler500 = "useraccounts.error_views.server_error"

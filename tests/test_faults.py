@@ -213,7 +213,7 @@ def test_a_session_fault_after_the_view_answered_is_503_through_handler500(
 
 def test_any_other_exception_keeps_djangos_500(client, settings):
     """``server_error`` answers outages only: a bug stays a 500, and stays loud."""
-    from useraccounts.views import server_error
+    from useraccounts.error_views import server_error
 
     request = RequestFactory().get("/")
     try:

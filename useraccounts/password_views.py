@@ -14,30 +14,19 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
 from .conf import app_settings
-from .exceptions import AccountError, RateLimited
+from .exceptions import AccountError
 from .forms import EmailForm, PasswordChangeForm, SetPasswordForm
-from .views import AccountViewMixin, protected
+from .views import AccountViewMixin, SameAnswerMixin, protected
 
 
 @method_decorator(protected, name="dispatch")
-class PasswordResetView(AccountViewMixin, FormView):
+class PasswordResetView(SameAnswerMixin, FormView):
     """Ask for a reset link. Known or unknown address, the next page is the same."""
 
     form_class = EmailForm
     template_name = "useraccounts/password_reset.html"
     success_url = reverse_lazy("useraccounts:password_reset_done")
-
-    def form_valid(self, form: EmailForm) -> HttpResponse:
-        try:
-            self.manager.request_password_reset(self.request, email=form.cleaned_data["email"])
-        except RateLimited as error:
-            return self.rate_limited(error)
-        except AccountError as error:
-            if self.shown_as_fault(error):
-                return self.unavailable(error)
-            # Unknown address, failed send, or a fault only an account met: signalled and
-            # logged, never shown (see AccountViewMixin.shown_as_fault).
-        return HttpResponseRedirect(self.get_success_url())
+    manager_method = "request_password_reset"
 
 
 class PasswordResetDoneView(TemplateView):

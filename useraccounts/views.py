@@ -8,7 +8,6 @@ Behaviour is swapped through class attributes (``form_class``, ``template_name``
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +19,6 @@ from django.urls import reverse_lazy
 from django.utils.crypto import get_random_string
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
-from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -28,6 +26,7 @@ from django.views.generic import FormView, TemplateView
 
 from .conf import app_settings
 from .confirmation import proof_tag, remember_address
+from .error_views import rate_limited_response, unavailable_response
 from .exceptions import AccountError, RateLimited, RateLimiterUnavailable, UndeliverableAddress
 from .forms import PASSWORD_MAX_LENGTH, EmailForm, LoginForm, SignupForm
 from .login import safe_next_url
@@ -37,68 +36,6 @@ from .tokens import TOKEN_PREFIX_LENGTH
 
 logger = logging.getLogger("useraccounts")
 protected = [sensitive_post_parameters(), csrf_protect, never_cache]
-
-
-def unavailable_response(
-    request: HttpRequest,
-    error: AccountError,
-    *,
-    message: str | None = None,
-    onward: tuple[str, str] | None = None,
-    template_name: str = "useraccounts/unavailable.html",
-    retry_after: int = 30,
-) -> HttpResponse:
-    """The one 503 page for a fault of the database, the cache or the email backend:
-    what happened, to try again in ``retry_after`` seconds, and a way onward
-    (``onward``: a URL and its label; by default the same page again)."""
-    url, label = onward or (request.get_full_path(), _("Try again"))
-    context = {"error": error, "message": message or error.message, "onward": (url, label)}
-    response = render(request, template_name, context, status=503)
-    response["Retry-After"] = str(retry_after)
-    return response
-
-
-def rate_limited_response(
-    request: HttpRequest,
-    error: RateLimited,
-    template_name: str = "useraccounts/rate_limited.html",
-) -> HttpResponse:
-    """The one 429 page: how long to wait, in words and in ``Retry-After``."""
-    response = render(request, template_name, {"error": error}, status=429)
-    response["Retry-After"] = str(error.retry_after)
-    return response
-
-
-def infrastructure_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean a service is down rather than a bug: the database's, the
-    operating system's (sockets, SMTP) and, where installed, Redis's."""
-    errors: tuple[type[BaseException], ...] = (DatabaseError, OSError)
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:
-        return errors
-    return (*errors, RedisConnectionError, RedisTimeoutError)
-
-
-def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
-    """A ``handler500`` that answers an outage with the 503 page instead of a 500.
-
-    The app's views answer their own faults with 503. A few writes happen after a view
-    has answered, in Django's own code: ``SessionMiddleware`` saves the session (a new
-    visitor's, or the reset token moved into it) on the way out, and a database fault
-    there reaches only ``handler500``. Set ``handler500 = "useraccounts.views.server_error"``
-    in the root URLconf so that such a fault, on any page of the site, tells the visitor
-    to try again in a moment and tells monitoring it is an outage, not a bug. Any other
-    exception gets Django's own 500 page. Django calls this while the exception is being
-    handled, so ``sys.exc_info()`` names it; the log line records it with its traceback.
-    """
-    if isinstance(sys.exc_info()[1], infrastructure_errors()):
-        try:
-            return unavailable_response(request, AccountError(code="repository_error"))
-        except Exception:  # the 503 page itself failed (a template's context processor)
-            logger.exception("The 503 page failed; answering with the plain 500 page")
-    return defaults.server_error(request, template_name)
 
 
 class AccountViewMixin:
@@ -409,21 +346,32 @@ class ConfirmEmailView(AccountViewMixin, TemplateView):
         return HttpResponseRedirect(self.success_url)
 
 
-@method_decorator(protected, name="dispatch")
-class ResendConfirmationView(AccountViewMixin, FormView):
-    """Send a new confirmation link; the page is the same whether the address is known."""
+class SameAnswerMixin(AccountViewMixin):
+    """A form that asks for mail to an address and answers alike for every address, so
+    the answer never tells whether it has an account: only a rate limit, or a fault
+    every address would meet, is shown (see :meth:`AccountViewMixin.shown_as_fault`).
+    Anything else is signalled and logged by the manager, never shown."""
 
-    form_class = EmailForm
-    template_name = "useraccounts/resend_confirmation.html"
-    success_url = reverse_lazy("useraccounts:confirmation_sent")
+    #: The manager operation that takes ``email`` and raises on every failure.
+    manager_method: str
 
     def form_valid(self, form: EmailForm) -> HttpResponse:
+        send = getattr(self.manager, self.manager_method)
         try:
-            self.manager.resend_email_confirmation(self.request, email=form.cleaned_data["email"])
+            send(self.request, email=form.cleaned_data["email"])
         except RateLimited as error:
             return self.rate_limited(error)
         except AccountError as error:
             if self.shown_as_fault(error):
                 return self.unavailable(error)
-            # Anything else is signalled and logged, and never shown (see the docstring).
         return HttpResponseRedirect(self.get_success_url())
+
+
+@method_decorator(protected, name="dispatch")
+class ResendConfirmationView(SameAnswerMixin, FormView):
+    """Send a new confirmation link; the page is the same whether the address is known."""
+
+    form_class = EmailForm
+    template_name = "useraccounts/resend_confirmation.html"
+    success_url = reverse_lazy("useraccounts:confirmation_sent")
+    manager_method = "resend_email_confirmation"
