@@ -93,6 +93,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Django's authenticate() finds accounts as the app's login page does (username in any
+# letter case, or a verified address) for every caller, the admin's login included.
+AUTHENTICATION_BACKENDS = ["useraccounts.backends.AccountBackend"]
+
 LOGIN_URL = "useraccounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"

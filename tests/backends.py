@@ -1,8 +1,11 @@
-"""Email backends configured like any other: one that is down, one that is slow."""
+"""Backends configured like any other: email backends (one that is down, one that is
+slow) and an authentication backend standing for a directory or SSO service."""
 
 import time
 from smtplib import SMTPServerDisconnected
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend
 from django.core.mail.backends import locmem
 from django.core.mail.backends.base import BaseEmailBackend
 
@@ -21,3 +24,21 @@ class SlowEmailBackend(locmem.EmailBackend):
     def send_messages(self, messages):
         time.sleep(self.delay * len(messages))
         return super().send_messages(messages)
+
+
+class FixedLoginBackend(BaseBackend):
+    """An authentication backend as a directory (LDAP) or SSO service would be: it
+    accepts one login and password of its own, which the site's account database knows
+    nothing of, for the existing user with ``email``."""
+
+    username = "directory-bob"
+    password = "the directory's passphrase"
+    email = "bob@example.com"
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username == self.username and password == self.password:
+            return get_user_model()._default_manager.filter(email=self.email).first()
+        return None
+
+    def get_user(self, user_id):
+        return get_user_model()._default_manager.filter(pk=user_id).first()

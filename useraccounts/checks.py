@@ -164,3 +164,60 @@ def _rate_limits_on() -> bool:
         return bool(app_settings.RATE_LIMITS)
     except ImproperlyConfigured:
         return False  # reported as useraccounts.E004
+
+
+@checks.register(checks.Tags.security, checks.Tags.compatibility)
+def check_authentication_backends(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """How ``AUTHENTICATION_BACKENDS`` and ``AccountBackend`` go together.
+
+    W004 (a Warning): a backend that runs ``ModelBackend``'s own ``authenticate()``
+    beside ``AccountBackend`` looks the login up and hashes it again whenever ours
+    refuses, so every failed login costs two hashes: the app's one-hash promise breaks,
+    and each guess makes the server do twice the deliberately expensive work (Argon2),
+    which helps whoever floods the login page. A weaker deployment, so a warning.
+
+    I001 (an Info, not a Warning): with ``ModelBackend`` and no ``AccountBackend`` (Django's
+    default) nothing is broken or weaker: the app's own login page stands
+    ``AccountBackend`` in for ``ModelBackend``, with one hash and Django's signals. Only
+    Django's own login paths (the admin's login page, ``AuthenticationForm``, other apps
+    calling ``authenticate()``) still find users by ``USERNAME_FIELD`` alone, in exact
+    case. The contract promises that nothing but the app is required at install, and a
+    Warning would fail ``check --fail-level WARNING`` in a project's CI for a setting
+    Django ships; a hint is what it deserves.
+    """
+    from .backends import (
+        ACCOUNT_BACKEND,
+        MODEL_BACKEND,
+        account_backend_path,
+        runs_model_backend_authenticate,
+    )
+
+    paths = list(settings.AUTHENTICATION_BACKENDS)
+    ours = account_backend_path()
+    if ours is None:
+        if MODEL_BACKEND not in paths:
+            return []
+        return [
+            checks.Info(
+                f"AUTHENTICATION_BACKENDS lists {MODEL_BACKEND} and not useraccounts' "
+                "AccountBackend: the app's login page uses AccountBackend in its place, "
+                "but Django's admin login and other code that calls authenticate() find "
+                "users by their USERNAME_FIELD only, in exact letter case.",
+                hint=f'Set AUTHENTICATION_BACKENDS = ["{ACCOUNT_BACKEND}"] (or put '
+                f'"{ACCOUNT_BACKEND}" in place of "{MODEL_BACKEND}" beside your other '
+                "backends). AccountBackend is a ModelBackend, so permissions keep working.",
+                id="useraccounts.I001",
+            )
+        ]
+    return [
+        checks.Warning(
+            f"AUTHENTICATION_BACKENDS lists {path} beside {ours}: a login that "
+            f"{ours.rsplit('.', 1)[-1]} refuses is looked up and hashed again, so every "
+            "failed login costs two password hashes instead of one.",
+            hint=f'Remove "{path}" from AUTHENTICATION_BACKENDS. AccountBackend is a '
+            "ModelBackend, so permissions keep working.",
+            id="useraccounts.W004",
+        )
+        for path in paths
+        if runs_model_backend_authenticate(path)
+    ]

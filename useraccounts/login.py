@@ -1,6 +1,7 @@
 """Login and logout: finding the account a login names (one indexed query), checking its
-password (one hash), the login limits and device cookies, starting and ending the
-session, and where to go after login (``get_login_redirect_url``, a documented hook)."""
+password (one hash) through Django's ``authenticate()`` and the configured backends, the
+login limits and device cookies, starting and ending the session, and where to go after
+login (``get_login_redirect_url``, a documented hook)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,17 @@ from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.auth.signals import user_logged_in as django_user_logged_in
 from django.core import signing
 from django.db import DatabaseError
 from django.db.models import QuerySet, Value
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import rotate_token
 from django.shortcuts import resolve_url
 from django.utils.http import (
     url_has_allowed_host_and_scheme,
 )
 from django.views.decorators.debug import sensitive_variables
 
-from . import ratelimit, signals
+from . import backends, ratelimit, signals
 from .conf import app_settings
 from .confirmation import ConfirmationMixin
 from .exceptions import (
@@ -74,20 +73,31 @@ class LoginMixin(ConfirmationMixin):
     ) -> AbstractBaseUser:
         """Check a login and password; the caller logs the user in (:meth:`login_user`).
 
-        Costs exactly one password hash whether or not the account exists.
+        The account is looked up and the attempt counted against the login limits first
+        (so concurrent guesses cannot pass a limit), then Django's ``authenticate()``
+        asks ``AUTHENTICATION_BACKENDS`` in order; ``AccountBackend`` (standing in for
+        ``ModelBackend`` where the setting is Django's default) checks the password of
+        the account looked up, at the cost of exactly one hash whether or not it exists.
+        The user returned carries ``backend``, the path of the backend that accepted it.
+        Every refusal sends Django's ``user_login_failed`` once.
         """
-        user, counted = None, None
+        user, counted, django_told = None, None, False
         try:
             self._send(signals.user_authentication_started, request, username=login)
             user = self.find_user_for_login(str(login))
             # Counted before the password is checked, so concurrent guesses cannot pass
             # the limit; per account whatever login named it, per typed login otherwise.
             counted = self.count_login_attempt(request, str(login), user)
-            if user is None:
-                self._dummy_hash(password)
-                raise AuthenticationError(code="user_not_found")
-            if not self._check_password(request, user, password):
-                raise AuthenticationError(code="incorrect_password")
+            with backends.looked_up(str(login), user) as lookup:
+                accepted = backends.authenticate(request, username=str(login), password=password)
+            if accepted is None:
+                django_told = True  # authenticate() sent user_login_failed
+                # AccountBackend says why it refused; if it did not run (a backend before
+                # it raised PermissionDenied), the lookup tells as much as can be told.
+                missing = "user_not_found" if user is None else "incorrect_password"
+                raise AuthenticationError(code=lookup.refusal or missing)
+            user = accepted  # maybe another backend's user (a directory, SSO)
+            # AccountBackend refused an inactive account; another backend might not have.
             if not user.is_active:
                 raise AuthenticationError(code="user_inactive")
             if (
@@ -99,7 +109,7 @@ class LoginMixin(ConfirmationMixin):
         except Exception as exc:
             if counted is not None and getattr(exc, "code", None) not in GUESSES:
                 ratelimit.refund(counted)  # the password was right: not a guess
-            raise self._login_failed(request, exc, login, user) from exc
+            raise self._login_failed(request, exc, login, user, django_told=django_told) from exc
         ratelimit.refund(counted)  # a successful login gives its attempt back
         return user
 
@@ -248,10 +258,15 @@ class LoginMixin(ConfirmationMixin):
         return bool(verified)
 
     def get_auth_backend(self) -> str:
-        """The backend recorded in the session (it reloads the user on each request)."""
-        backends = settings.AUTHENTICATION_BACKENDS
-        model_backend = "django.contrib.auth.backends.ModelBackend"
-        return model_backend if model_backend in backends else backends[0]
+        """The backend recorded in the session of a user no backend authenticated (after
+        signup, a reset, a confirmation): ``AccountBackend`` where it is listed, else
+        ``ModelBackend`` where it is, else the first backend. Django reloads the user on
+        each request through this backend, and only through one listed in the setting."""
+        listed = backends.account_backend_path()
+        if listed is not None:
+            return listed
+        paths = settings.AUTHENTICATION_BACKENDS
+        return backends.MODEL_BACKEND if backends.MODEL_BACKEND in paths else paths[0]
 
     def _login_failed(
         self,
@@ -259,8 +274,22 @@ class LoginMixin(ConfirmationMixin):
         exc: Exception,
         username: str,
         user: AbstractBaseUser | None,
+        *,
+        django_told: bool = False,
     ) -> AuthenticationError:
-        """Send ``user_authentication_failed`` after the rollback; return the error."""
+        """Send Django's ``user_login_failed`` unless it was sent for this attempt, then
+        ``user_authentication_failed``; return the error.
+
+        Django's signal goes with every refusal the app signals (rate limited, inactive,
+        unverified, a fault), not only the wrong credentials Django's ``authenticate()``
+        reports itself (``django_told``), so django-axes and the like see each refused
+        attempt once. Its credentials are shaped as ``authenticate()`` shapes them: the
+        password's key, never its value.
+        """
+        if not django_told and not backends.sent_in_login_failed(exc):
+            # After the refusal, like the app's failure signals: a receiver that raises
+            # is logged and never changes the response.
+            backends.send_login_failed(request, str(username), robust=True)
         return self._fail(
             request,
             exc,
@@ -272,20 +301,18 @@ class LoginMixin(ConfirmationMixin):
         )
 
     def _start_session(self, request: HttpRequest, user: AbstractBaseUser) -> None:
-        """``django.contrib.auth.login()``, without its first write for a new visitor.
+        """``django.contrib.auth.login()``, recording the backend that accepted the user
+        (``user.backend``, set by ``authenticate()``) or :meth:`get_auth_backend`.
 
-        A session that has no key yet has no key an attacker could have planted, so
-        there is nothing to rotate: Django's ``cycle_key()`` would only save it now and
-        again when the response goes out. Any other session goes through Django's own
-        ``login()``, which rotates the key.
+        A session that has no key yet has no key an attacker could have planted, so there
+        is nothing to rotate, and Django's ``cycle_key()`` would only save it now and
+        again when the response goes out. Marked as already this user's, it is kept by
+        ``login()``, which does the rest as for any session: any other session (one with
+        a key) gets a new key, or is flushed if it was another user's.
         """
         session = request.session
-        if session.session_key is not None or SESSION_KEY in session:
-            django_login(request, user, backend=self.get_auth_backend())
-            return
-        session[SESSION_KEY] = user._meta.pk.value_to_string(user)
-        session[BACKEND_SESSION_KEY] = self.get_auth_backend()
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        request.user = user
-        rotate_token(request)
-        django_user_logged_in.send(sender=user.__class__, request=request, user=user)
+        if session.session_key is None and SESSION_KEY not in session:
+            session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        backend = getattr(user, "backend", None) or self.get_auth_backend()
+        django_login(request, user, backend=backend)
