@@ -5,6 +5,7 @@ from django.views.generic import TemplateView
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("useraccounts.urls")),
+    path("api/accounts/", include("useraccounts.api.urls")),
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
 ]

@@ -434,3 +434,12 @@ def test_notes_for_unknown_addresses_can_be_turned_off(client, settings, mailout
     assert request_reset(client, "nobody@example.com").status_code == 302
     assert mailoutbox == []
     assert signals.one("password_reset_request_failed")["error_type"] == "user_not_found"
+
+
+def test_no_signal_of_a_reset_carries_the_new_password(client, account, reset_link, signals):
+    """The reset saves with one conditional UPDATE, not save(): the raw password that
+    set_password() keeps on the instance must not ride along to the receivers."""
+    form_url = client.get(reset_link)["Location"]
+    assert client.post(form_url, new_password_data()).status_code == 302
+    assert signals.names()[-1] == "password_reset"
+    signals.assert_no_secret(NEW)

@@ -69,6 +69,12 @@ class PasswordsMixin(MailMixin, OperationsMixin):
             user.save(update_fields=["password"])
         elif not type(user)._base_manager.filter(**only_if).update(password=user.password):
             raise PasswordResetError(code="invalid_token")
+        else:
+            # save() would tell the validators (password_changed()) and clear the raw
+            # password set_password() keeps on the instance; an UPDATE is no save(), so
+            # do both here: the user goes to the receivers of the signals below.
+            password_validation.password_changed(password, user)
+            user._password = None
         self._password_set(request, user)
 
     def _password_set(self, request: HttpRequest | None, user: AbstractBaseUser) -> None:
