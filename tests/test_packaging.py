@@ -1,6 +1,7 @@
 """What a user installs: the wheel holds the templates and migrations, the metadata
 names only the three runtime dependencies, and the migrations match the models."""
 
+import site
 import subprocess
 import sys
 import zipfile
@@ -18,9 +19,8 @@ only_once = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheel")
+def build_wheel(out: Path) -> Path:
+    """The wheel of the source tree, built into ``out``, as ``pip wheel`` builds it."""
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
         check=True,
@@ -28,6 +28,36 @@ def wheel(tmp_path_factory):
     )
     (built,) = out.glob("django_useraccounts-*.whl")
     return built
+
+
+def venv_with_wheel(venv: Path, wheel: Path, *, dependencies: bool = False) -> Path:
+    """A fresh venv at ``venv`` with ``wheel`` installed, offline (``--no-index``); its
+    python. With ``dependencies``, the packages of the interpreter running the tests
+    (Django, django-anymail, argon2-cffi) are importable in it too, through a ``.pth``
+    file: plain paths, so the test venv's editable install of the app is not, and
+    ``useraccounts`` comes from the wheel alone."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    if dependencies:
+        purelib = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        paths = [path for path in site.getsitepackages() if Path(path).is_dir()]
+        (Path(purelib) / "zz_test_dependencies.pth").write_text("\n".join(paths) + "\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 def shipped_files() -> set[str]:
@@ -64,13 +94,7 @@ def test_wheel_holds_templates_migrations_and_metadata(wheel):
 @only_once
 def test_wheel_installs_into_a_fresh_venv(wheel, tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        check=True,
-        capture_output=True,
-    )
+    python = venv_with_wheel(venv, wheel)
     probe = (
         "import importlib.resources as r, useraccounts;"
         "root = r.files('useraccounts');"

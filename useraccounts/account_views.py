@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.forms import BaseForm
@@ -16,6 +15,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
+from .conf import app_settings
 from .confirmation import proof_tag, remember_address
 from .exceptions import AccountError
 from .forms import EmailForm, PasswordConfirmForm
@@ -61,7 +61,7 @@ class AccountDeleteView(LoginRequiredMixin, AccountViewMixin, FormView):
     template_name = "useraccounts/account_delete.html"
 
     def get_success_url(self) -> str:
-        return resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
+        return resolve_url(app_settings.LOGOUT_REDIRECT_URL)
 
     def form_valid(self, form: PasswordConfirmForm) -> HttpResponse:
         try:

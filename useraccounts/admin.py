@@ -28,15 +28,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import User
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import AccountError
+from .exceptions import AccountError, EmailAddressError
 from .manager import get_account_manager
-from .models import EmailAddress
+from .models import EmailAddress, normalize_email
 from .users import username_field_name
 
 
@@ -176,7 +177,8 @@ def _for_each(
                 count += bool(act(user))
         except AccountError as error:
             failed.append(f"{user}: {error.message}")
-    modeladmin.message_user(request, done(count), messages.SUCCESS)
+    if count or not failed:  # "0 done" says nothing: the warning says why
+        modeladmin.message_user(request, done(count), messages.SUCCESS)
     if failed:
         modeladmin.message_user(request, "; ".join(failed), messages.WARNING)
 
@@ -203,10 +205,40 @@ def _address_action(name: str, description: str, act: Callable, done: Callable[[
     return action
 
 
-def _resend(manager, request, address) -> bool:
+def _no_address(user) -> AccountError:
+    """Why a user without a primary address gets no confirmation link."""
+    email = normalize_email(getattr(user, user.get_email_field_name(), "") or "")
+    try:
+        validate_email(email)
+    except forms.ValidationError:
+        email = ""
+    if (
+        email
+        and not EmailAddress.objects.filter(user_id=user.pk).exists()
+        and not EmailAddress.objects.filter(email=email, verified=True).exists()
+    ):
+        # The rule of ``adopt_legacy_address``: the user record's own address, which
+        # the site wrote, becomes a verified row the first time it is needed.
+        return AccountError(
+            gettext(
+                "%(email)s needs no link: it counts as confirmed, since the site wrote it "
+                "(createsuperuser, the admin, or before the app was installed), not a "
+                "visitor."
+            )
+            % {"email": email}
+        )
+    return AccountError(gettext("The account has no email address to send a link to."))
+
+
+def _resend(manager, request, user) -> bool:
+    """A new confirmation link to the user's primary address; when none can go, an
+    ``AccountError`` that tells staff why (never a bare "0 sent")."""
+    address = _primary(user)
+    if address is None:
+        raise _no_address(user)
     if address.verified:
-        return False
-    manager.send_email_confirmation(request, address)
+        raise EmailAddressError(reason="already_verified")
+    manager.send_email_confirmation(request, address)  # an undeliverable one raises
     return True
 
 
@@ -221,12 +253,20 @@ mark_primary_email_verified = _address_action(
     lambda manager, request, address: manager.mark_email_verified(request, address),
     lambda n: ngettext("%d address marked verified.", "%d addresses marked verified.", n) % n,
 )
-resend_confirmation = _address_action(
-    "resend_confirmation",
-    _("Send a new confirmation link"),
-    _resend,
-    lambda n: ngettext("%d confirmation link sent.", "%d confirmation links sent.", n) % n,
-)
+
+
+@admin.action(description=_("Send a new confirmation link"), permissions=["change"])
+def resend_confirmation(modeladmin, request, queryset) -> None:
+    manager = get_account_manager()
+    _for_each(
+        modeladmin,
+        request,
+        queryset,
+        lambda user: _resend(manager, request, user),
+        lambda n: ngettext("%d confirmation link sent.", "%d confirmation links sent.", n) % n,
+    )
+
+
 send_password_reset = _address_action(
     "send_password_reset",
     _("Send a password reset link"),

@@ -58,6 +58,14 @@ DEFAULTS: dict[str, Any] = {
 
 DELETE_MODES = ("delete", "deactivate")
 
+#: Where the pages send people when the site has not set Django's own setting (a URL, a
+#: path or a URL pattern's name, read with ``resolve_url``): after login the account page,
+#: since Django's default ``LOGIN_REDIRECT_URL``, ``/accounts/profile/``, is a page no app
+#: serves; after logout and account deletion the home page. Signup goes to "check your
+#: inbox" (``useraccounts:confirmation_sent``), or where it logs the user in, after login.
+DEFAULT_LOGIN_REDIRECT_URL = "useraccounts:account"
+DEFAULT_LOGOUT_REDIRECT_URL = "/"
+
 
 class AppSettings:
     """Read-through access to the ``USERACCOUNTS_*`` settings, validated on every read."""
@@ -214,6 +222,21 @@ class AppSettings:
         """Whether a reset or resend that no link answers sends a short note instead, so
         that known and unknown addresses cost the same work (off: silence)."""
         return bool(self._get("NOTIFY_UNKNOWN_ADDRESSES"))
+
+    @property
+    def LOGIN_REDIRECT_URL(self) -> str:
+        """Django's ``LOGIN_REDIRECT_URL`` where the site sets it (to any value, Django's
+        default included), else :data:`DEFAULT_LOGIN_REDIRECT_URL`."""
+        if django_settings.is_overridden("LOGIN_REDIRECT_URL"):
+            return django_settings.LOGIN_REDIRECT_URL
+        return DEFAULT_LOGIN_REDIRECT_URL
+
+    @property
+    def LOGOUT_REDIRECT_URL(self) -> str:
+        """Django's ``LOGOUT_REDIRECT_URL`` where the site sets it to a URL, else
+        :data:`DEFAULT_LOGOUT_REDIRECT_URL` (Django's default, None, means "render a
+        logged-out page", which the app's logout does not have)."""
+        return django_settings.LOGOUT_REDIRECT_URL or DEFAULT_LOGOUT_REDIRECT_URL
 
     @property
     def MAX_EMAIL_ADDRESSES(self) -> int:

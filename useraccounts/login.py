@@ -150,8 +150,9 @@ class LoginMixin(ConfirmationMixin):
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL`` (a URL,
-        a path or a named URL pattern, as Django's own ``LoginView`` reads it)."""
-        return safe_next_url(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+        a path or a named URL pattern, as Django's own ``LoginView`` reads it) where the
+        site sets it, else the account page (Django's default is a page nobody serves)."""
+        return safe_next_url(request) or resolve_url(app_settings.LOGIN_REDIRECT_URL)
 
     def find_user_for_login(self, login: str) -> AbstractBaseUser | None:
         """The user (active or not) that ``login`` names, by the enabled login methods:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError, connections, router
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -274,7 +273,7 @@ class LogoutView(AccountViewMixin, TemplateView):
     template_name = "useraccounts/logout.html"
 
     def get_success_url(self) -> str:
-        return safe_next_url(self.request) or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
+        return safe_next_url(self.request) or resolve_url(app_settings.LOGOUT_REDIRECT_URL)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
