@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
 from .users import has_username
@@ -49,7 +49,9 @@ class SignupForm(forms.Form):
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    password1 = password_field(_("Password"), "new-password")
+    password1 = password_field(
+        _("Password"), "new-password", password_validation.password_validators_help_text_html()
+    )
     password2 = password_field(
         _("Password (again)"), "new-password", _("Type the same password again, to be sure.")
     )
@@ -92,7 +94,9 @@ class LoginForm(forms.Form):
 class SetPasswordForm(forms.Form):
     """A new password, typed twice."""
 
-    new_password1 = password_field(_("New password"), "new-password")
+    new_password1 = password_field(
+        _("New password"), "new-password", password_validation.password_validators_help_text_html()
+    )
     new_password2 = password_field(
         _("New password (again)"), "new-password", _("Type the same password again, to be sure.")
     )
