@@ -20,7 +20,7 @@ from typing import Any
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse
 
-from . import backends, ratelimit
+from . import django_auth, ratelimit
 from .conf import app_settings
 from .error_views import rate_limited_response, unavailable_response
 from .exceptions import AccountError, RateLimited
@@ -53,7 +53,7 @@ def limit_login(site: AdminSite) -> None:
             return unavailable_response(
                 request, error, retry_after=getattr(error, "retry_after", 30)
             )
-        with backends.looked_up(typed, user):  # AccountBackend reuses it: no second query
+        with django_auth.looked_up(typed, user):  # AccountBackend reuses it: no second query
             response = view(request, extra_context)
         if request.user.is_authenticated:  # the password was right: not a guess
             ratelimit.refund(counted)

@@ -11,74 +11,23 @@ address, at the cost of one indexed query and exactly one password hash.
 Set ``AUTHENTICATION_BACKENDS = ["useraccounts.backends.AccountBackend"]``. Where a site
 keeps Django's default (``ModelBackend`` alone, or beside other backends), the account
 manager stands ``AccountBackend`` in for ``ModelBackend`` on the app's own login page
-(:func:`authenticate`), so nothing else is required at install.
+(:func:`useraccounts.django_auth.authenticate`), so nothing else is required at install.
 """
 
 from __future__ import annotations
 
-import inspect
-import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.contrib.auth import authenticate as django_authenticate
-from django.contrib.auth import get_user_model, load_backend
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import PermissionDenied
-from django.dispatch import Signal
 from django.http import HttpRequest
-from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
+from .django_auth import LoginLookup, current_lookup
+from .manager import get_account_manager
 from .operations import PasswordError
-
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
-ACCOUNT_BACKEND = "useraccounts.backends.AccountBackend"
-#: What Django's ``authenticate()`` puts in ``user_login_failed``'s credentials in place
-#: of a password (``django.contrib.auth._clean_credentials``): the key stays, the value
-#: never leaves.
-CLEANSED = "********************"
-
-
-@dataclass
-class LoginLookup:
-    """The account a typed login names, looked up once, and why ``AccountBackend``
-    refused it (``user_not_found``, ``incorrect_password``, ``user_inactive``; None if it
-    did not refuse or did not run), for the caller that must tell the reasons apart."""
-
-    login: str
-    user: AbstractBaseUser | None
-    refusal: str | None = None
-
-
-_current_lookup: ContextVar[LoginLookup | None] = ContextVar(
-    "useraccounts_login_lookup", default=None
-)
-
-
-@contextmanager
-def looked_up(login: str, user: AbstractBaseUser | None) -> Iterator[LoginLookup]:
-    """Within the block, ``AccountBackend`` reuses this lookup of ``login``.
-
-    Why: the login limits count an attempt against the account *before* its password is
-    checked, so the account is looked up first; the backend then checks the password of
-    that very account (the one the attempt was counted against) without a second query.
-    A context variable, not the request, carries it, so code that passes no request gets
-    the same single query, and nothing of it outlives the block.
-    """
-    lookup = LoginLookup(login, user)
-    token = _current_lookup.set(lookup)
-    try:
-        yield lookup
-    finally:
-        _current_lookup.reset(token)
 
 
 class AccountBackend(ModelBackend):
@@ -105,11 +54,9 @@ class AccountBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
             return None
-        from .manager import get_account_manager  # the manager imports this module
-
         manager = get_account_manager()
         login = str(username)
-        lookup = _current_lookup.get()
+        lookup = current_lookup()
         # The lookup looks past surrounding spaces (find_user_for_login strips them), so a
         # login that differs only there names the same account and may reuse it.
         if lookup is None or lookup.login.strip() != login.strip():
@@ -151,98 +98,3 @@ class AccountBackend(ModelBackend):
         return await sync_to_async(self.authenticate)(
             request, username=username, password=password, **kwargs
         )
-
-
-#: The one AccountBackend that stands in for ModelBackend (backends keep no state).
-STAND_IN = AccountBackend()
-
-
-def _backend_class(path: str) -> type | None:
-    try:
-        backend = import_string(path)
-    except ImportError:
-        return None  # Django names the bad path when it loads the backends
-    return backend if isinstance(backend, type) else None
-
-
-def account_backend_path() -> str | None:
-    """The first entry of ``AUTHENTICATION_BACKENDS`` that is an ``AccountBackend``."""
-    for path in settings.AUTHENTICATION_BACKENDS:
-        backend = _backend_class(path)
-        if backend is not None and issubclass(backend, AccountBackend):
-            return path
-    return None
-
-
-def runs_model_backend_authenticate(path: str) -> bool:
-    """Whether the backend at ``path`` authenticates with ``ModelBackend``'s own method
-    (``ModelBackend`` itself, ``AllowAllUsersModelBackend``): beside ``AccountBackend``
-    it looks the login up and hashes again. ``RemoteUserBackend`` and ``AccountBackend``
-    do not: they override ``authenticate``."""
-    backend = _backend_class(path)
-    return (
-        backend is not None
-        and issubclass(backend, ModelBackend)
-        and backend.authenticate is ModelBackend.authenticate
-    )
-
-
-def send_login_failed(request: HttpRequest | None, username: str, *, robust: bool) -> None:
-    """Send Django's ``user_login_failed`` as its ``authenticate()`` sends it for the
-    app's call: the same sender, and credentials with the password's key, never its
-    value. ``robust``: a receiver's exception is logged instead of raised."""
-    send = user_login_failed.send_robust if robust else user_login_failed.send
-    send(
-        sender=django_authenticate.__module__,
-        credentials={"username": username, "password": CLEANSED},
-        request=request,
-    )
-
-
-def sent_in_login_failed(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised by a receiver of Django's ``user_login_failed``, so
-    the signal was sent, and must not be sent again for the same attempt."""
-    send = Signal.send.__code__
-    return any(
-        frame.f_code is send and frame.f_locals.get("self") is user_login_failed
-        for frame, _line in traceback.walk_tb(exc.__traceback__)
-    )
-
-
-@sensitive_variables("password", "credentials")
-def authenticate(
-    request: HttpRequest | None, *, username: str, password: str
-) -> AbstractBaseUser | None:
-    """``django.contrib.auth.authenticate()``, with ``AccountBackend`` in place of
-    ``ModelBackend`` where ``AUTHENTICATION_BACKENDS`` lists ``ModelBackend`` and no
-    ``AccountBackend`` (Django's default); returns None only after ``user_login_failed``
-    was sent.
-
-    Why a stand-in rather than ``ModelBackend``: it would look the login up by
-    ``USERNAME_FIELD`` alone, in exact case, and hash once more. The stand-in runs
-    through Django's own steps: each backend in order, the first that accepts wins
-    (``user.backend`` is its path), ``PermissionDenied`` stops, and when every backend
-    refuses, ``user_login_failed`` is sent as Django sends it. ``user.backend`` is then
-    ``ModelBackend``'s path: Django reloads a session's user only through a listed
-    backend, and ``AccountBackend.get_user`` is ``ModelBackend``'s.
-    """
-    paths = list(settings.AUTHENTICATION_BACKENDS)
-    if MODEL_BACKEND not in paths or account_backend_path() is not None:
-        return django_authenticate(request, username=username, password=password)
-    credentials = {"username": username, "password": password}
-    for path in paths:
-        backend = STAND_IN if path == MODEL_BACKEND else load_backend(path)
-        try:
-            inspect.signature(backend.authenticate).bind(request, **credentials)
-        except TypeError:
-            continue  # this backend takes other credentials
-        try:
-            user = backend.authenticate(request, **credentials)
-        except PermissionDenied:
-            break  # this backend says nobody may log in with these
-        if user is None:
-            continue
-        user.backend = path
-        return user
-    send_login_failed(request, username, robust=False)  # as Django's own: it may raise
-    return None

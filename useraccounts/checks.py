@@ -185,7 +185,7 @@ def check_authentication_backends(app_configs=None, **kwargs) -> list[checks.Che
     Warning would fail ``check --fail-level WARNING`` in a project's CI for a setting
     Django ships; a hint is what it deserves.
     """
-    from .backends import (
+    from .django_auth import (
         ACCOUNT_BACKEND,
         MODEL_BACKEND,
         account_backend_path,

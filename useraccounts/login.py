@@ -28,7 +28,7 @@ from django.utils.http import (
 )
 from django.views.decorators.debug import sensitive_variables
 
-from . import backends, ratelimit, signals
+from . import django_auth, ratelimit, signals
 from .conf import app_settings
 from .confirmation import ConfirmationMixin
 from .exceptions import (
@@ -88,8 +88,10 @@ class LoginMixin(ConfirmationMixin):
             # Counted before the password is checked, so concurrent guesses cannot pass
             # the limit; per account whatever login named it, per typed login otherwise.
             counted = self.count_login_attempt(request, str(login), user)
-            with backends.looked_up(str(login), user) as lookup:
-                accepted = backends.authenticate(request, username=str(login), password=password)
+            with django_auth.looked_up(str(login), user) as lookup:
+                accepted = django_auth.authenticate(
+                    request, username=str(login), password=password
+                )
             if accepted is None:
                 django_told = True  # authenticate() sent user_login_failed
                 # AccountBackend says why it refused; if it did not run (a backend before
@@ -263,11 +265,11 @@ class LoginMixin(ConfirmationMixin):
         signup, a reset, a confirmation): ``AccountBackend`` where it is listed, else
         ``ModelBackend`` where it is, else the first backend. Django reloads the user on
         each request through this backend, and only through one listed in the setting."""
-        listed = backends.account_backend_path()
+        listed = django_auth.account_backend_path()
         if listed is not None:
             return listed
         paths = settings.AUTHENTICATION_BACKENDS
-        return backends.MODEL_BACKEND if backends.MODEL_BACKEND in paths else paths[0]
+        return django_auth.MODEL_BACKEND if django_auth.MODEL_BACKEND in paths else paths[0]
 
     def _login_failed(
         self,
@@ -287,10 +289,10 @@ class LoginMixin(ConfirmationMixin):
         attempt once. Its credentials are shaped as ``authenticate()`` shapes them: the
         password's key, never its value.
         """
-        if not django_told and not backends.sent_in_login_failed(exc):
+        if not django_told and not django_auth.sent_in_login_failed(exc):
             # After the refusal, like the app's failure signals: a receiver that raises
             # is logged and never changes the response.
-            backends.send_login_failed(request, str(username), robust=True)
+            django_auth.send_login_failed(request, str(username), robust=True)
         return self._fail(
             request,
             exc,
