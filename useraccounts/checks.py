@@ -12,7 +12,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from .conf import app_settings
+from .conf import PREFIX, app_settings, frontend_url_problems
+from .error_views import API_APP_NAME
 
 ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
 
@@ -80,7 +81,19 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     errors += _profile_field_errors(User)
+    errors += _frontend_url_errors()
     return errors
+
+
+def _frontend_url_errors() -> list[checks.CheckMessage]:
+    """One error for each problem of ``USERACCOUNTS_FRONTEND_URLS``: the links emails
+    carry must work, or every confirmation and reset would fail at send time."""
+    name = PREFIX + "FRONTEND_URLS"
+    value = getattr(settings, name, None)
+    return [
+        checks.Error(f"{name}{problem}.", hint=fix, id="useraccounts.E011")
+        for problem, fix in frontend_url_problems(value)
+    ]
 
 
 @checks.register(checks.Tags.models)
@@ -221,3 +234,52 @@ def check_authentication_backends(app_configs=None, **kwargs) -> list[checks.Che
         for path in paths
         if runs_model_backend_authenticate(path)
     ]
+
+
+SIGNED_COOKIES = "django.contrib.sessions.backends.signed_cookies"
+
+
+@checks.register(checks.Tags.security, checks.Tags.compatibility)
+def check_api_session_engine(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """W005: the JSON API's app clients log in with a token that is the key of a session
+    in ``SESSION_ENGINE``'s store, so that logout, a password change or deactivation
+    ends it. Signed-cookie sessions have no store: the "token" an app gets at login is
+    the signed session itself, longer than any session key, which the API refuses (the
+    app stays logged out) and which nothing could revoke if it took it.
+
+    Only where the root URLconf includes the API: signed cookies are a sound choice for
+    a site that serves the HTML pages alone, and a warning there would fail its
+    ``check --fail-level WARNING`` for nothing. A Warning, not an Error: the pages and
+    the API's browser clients, which use the cookie, still work.
+    """
+    if settings.SESSION_ENGINE != SIGNED_COOKIES or not _api_included():
+        return []
+    return [
+        checks.Warning(
+            f"SESSION_ENGINE is {SIGNED_COOKIES}, and the root URLconf includes "
+            "useraccounts.api.urls: an app client's session token is the key of a "
+            "session in the session store, and signed-cookie sessions have no store, "
+            "so the API refuses every app's token (apps cannot stay logged in) and "
+            "could not revoke one at logout.",
+            hint='Set SESSION_ENGINE to a stored backend: "django.contrib.sessions.'
+            'backends.db" (Django\'s default), "cached_db" or "cache" (with a shared, '
+            "persistent cache). Keep signed_cookies only if no app client uses the API.",
+            id="useraccounts.W005",
+        )
+    ]
+
+
+def _api_included() -> bool:
+    """Whether the root URLconf includes the JSON API's URLs, at any depth and under
+    any instance namespace."""
+    from django.urls import URLResolver, get_resolver
+
+    def includes(resolver: URLResolver) -> bool:
+        return resolver.app_name == API_APP_NAME or any(
+            includes(p) for p in resolver.url_patterns if isinstance(p, URLResolver)
+        )
+
+    try:
+        return includes(get_resolver())
+    except Exception:  # the URLconf does not load: Django's own URL checks report it
+        return False

@@ -8,7 +8,9 @@ system checks (:mod:`useraccounts.checks`) report the same problems at start-up.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -54,9 +56,84 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMITS_FAIL_OPEN": False,
     "NOTIFY_UNKNOWN_ADDRESSES": True,
     "LIMIT_ADMIN_LOGIN": True,
+    "FRONTEND_URLS": {},
 }
 
 DELETE_MODES = ("delete", "deactivate")
+
+#: The emailed links a site's own front end may serve (``USERACCOUNTS_FRONTEND_URLS``),
+#: each with a template of the kind it takes: the token in the #fragment, which browsers
+#: never send to a server, so it reaches no server's log.
+FRONTEND_URL_EXAMPLES: dict[str, str] = {
+    "confirm_email": "https://app.example.com/confirm#{token}",
+    "password_reset_confirm": "https://app.example.com/reset#{uidb64}/{token}",
+}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def frontend_url_placeholders(name: str) -> list[str]:
+    """The placeholders the template of link ``name`` must hold, e.g. ["token"]."""
+    return _PLACEHOLDER.findall(FRONTEND_URL_EXAMPLES[name])
+
+
+def frontend_url_problems(value: Any) -> list[tuple[str, str]]:
+    """What is wrong with a ``USERACCOUNTS_FRONTEND_URLS`` value: (problem, fix) pairs,
+    each problem to read right after the setting's name (" is ...", "['key'] is ...");
+    [] for a good value."""
+    setting = PREFIX + "FRONTEND_URLS"
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [
+            (
+                f" is {value!r}, not a dict",
+                f"Set {setting} to a dict of link to URL template, e.g. "
+                f"{FRONTEND_URL_EXAMPLES!r}, or remove it to link to the app's own pages.",
+            )
+        ]
+    problems = []
+    for key, template in value.items():
+        if key not in FRONTEND_URL_EXAMPLES:
+            keys = " and ".join(map(repr, FRONTEND_URL_EXAMPLES))
+            problems.append((f" has the unknown key {key!r}", f"Use only {keys} in {setting}."))
+            continue
+        where, example = f"{setting}[{key!r}]", FRONTEND_URL_EXAMPLES[key]
+        wanted = frontend_url_placeholders(key)
+        braces = " and ".join("{" + name + "}" for name in wanted)
+        fix = f"Set {where} to a URL template holding {braces}, e.g. {example!r}."
+        if not isinstance(template, str):
+            problems.append((f"[{key!r}] is {template!r}, not a string", fix))
+            continue
+        found = _PLACEHOLDER.findall(template)
+        wrong = [f"lacks {{{name}}}" for name in wanted if name not in found]
+        wrong += [f"has {{{name}}}" for name in dict.fromkeys(found) if name not in wanted]
+        if wrong:
+            problems.append(
+                (
+                    f"[{key!r}] is {template!r}, which {' and '.join(wrong)}",
+                    f"Put {braces} and no other {{...}} in {where}; best in a #fragment, e.g. "
+                    f"{example!r}, which browsers never send to a server.",
+                )
+            )
+        parts = urlsplit(template)
+        absolute = parts.scheme in ("http", "https") and bool(parts.netloc)
+        if not absolute and (not template.startswith("/") or template.startswith("//")):
+            problems.append(
+                (
+                    f"[{key!r}] is {template!r}, neither an http(s) URL nor a path",
+                    f"Set {where} to an absolute URL (e.g. {example!r}) or a path from the "
+                    f"site's root (e.g. '/app/#/confirm/{{token}}'), which is joined to "
+                    f"{PREFIX}SITE_URL or the request's host as the app's own links are.",
+                )
+            )
+    return problems
+
+
+def fill_frontend_url(template: str, values: dict[str, str]) -> str:
+    """A ``USERACCOUNTS_FRONTEND_URLS`` template with its placeholders replaced by
+    ``values``, each quoted for a URL (the app's tokens need no quoting)."""
+    return _PLACEHOLDER.sub(lambda match: quote(values[match[1]], safe=""), template)
+
 
 #: Where the pages send people when the site has not set Django's own setting (a URL, a
 #: path or a URL pattern's name, read with ``resolve_url``): after login the account page,
@@ -206,6 +283,16 @@ class AppSettings:
                 "DELETE_MODE", f"is {value!r}", 'Set it to "delete" (the default) or "deactivate".'
             )
         return value
+
+    @property
+    def FRONTEND_URLS(self) -> dict[str, str]:
+        """The emailed links a front end serves instead of the app's pages: link name
+        (``confirm_email``, ``password_reset_confirm``) to URL template; {} for none."""
+        value = self._get("FRONTEND_URLS")
+        if problems := frontend_url_problems(value):
+            problem, fix = problems[0]
+            raise ImproperlyConfigured(f"{PREFIX}FRONTEND_URLS{problem}. {fix}")
+        return dict(value or {})
 
     @property
     def PREVENT_ENUMERATION(self) -> bool:

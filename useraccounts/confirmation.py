@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -24,7 +25,7 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
 from . import ratelimit, signals
-from .conf import app_settings
+from .conf import app_settings, fill_frontend_url
 from .emails import delivery_error_code
 from .exceptions import (
     AccountError,
@@ -81,11 +82,12 @@ class ConfirmationMixin(PasswordsMixin):
         self._check_deliverable(email_address)
         token = self.confirmation_token_generator.make_token(email_address, email_address.pk)
         path = reverse("useraccounts:confirm_email", args=[token])
+        link = self.email_link(request, "confirm_email", path, token=token)
         context = {
             "user": email_address.user,
             **self.account_context(email_address.user, email_address),
             "email_address": email_address,
-            "activate_url": self.build_absolute_url(request, path),
+            "activate_url": link,
             "signup": signup,
             "expire_hours": app_settings.EMAIL_CONFIRMATION_EXPIRE_SECONDS // 3600,
         }
@@ -100,6 +102,18 @@ class ConfirmationMixin(PasswordsMixin):
             email_address=email_address,
             signup=signup,
         )
+
+    def email_link(self, request: HttpRequest | None, name: str, path: str, **values: str) -> str:
+        """The absolute link an email carries for ``name`` (``confirm_email`` or
+        ``password_reset_confirm``): the front end's, from its template in
+        ``USERACCOUNTS_FRONTEND_URLS`` filled with ``values``, where the site set one; else
+        the app's own page at ``path``. A path (the page's, or a template's) is joined to
+        the site by :meth:`build_absolute_url`; an absolute template is used as it is."""
+        template = app_settings.FRONTEND_URLS.get(name)
+        link = path if template is None else fill_frontend_url(template, values)
+        if urlsplit(link).scheme:
+            return link
+        return self.build_absolute_url(request, link)
 
     def _send_email_confirmation_or_notice(
         self, request: HttpRequest | None, email_address: EmailAddress

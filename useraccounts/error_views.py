@@ -10,12 +10,18 @@ import sys
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import resolve
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 
+from .api.errors import account_error_response
 from .exceptions import AccountError, RateLimited
 
 logger = logging.getLogger("useraccounts")
+
+#: The app namespace of the JSON API's URLs (``useraccounts.api.urls``), whatever the
+#: instance namespace a site includes them under.
+API_APP_NAME = "useraccounts_api"
 
 
 def unavailable_response(
@@ -71,10 +77,28 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
     to try again in a moment and tells monitoring it is an outage, not a bug. Any other
     exception gets Django's own 500 page. Django calls this while the exception is being
     handled, so ``sys.exc_info()`` names it; the log line records it with its traceback.
+    A request for the JSON API (:func:`is_api_request`) gets the API's own 503, in its
+    error shape with ``Retry-After``, as its views answer their own faults.
     """
     if isinstance(sys.exc_info()[1], infrastructure_errors()):
+        error = AccountError(code="repository_error")
         try:
-            return unavailable_response(request, AccountError(code="repository_error"))
+            if is_api_request(request):
+                return account_error_response(error)
+            return unavailable_response(request, error)
         except Exception:  # the 503 page itself failed (a template's context processor)
             logger.exception("The 503 page failed; answering with the plain 500 page")
     return defaults.server_error(request, template_name)
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether ``request`` was for a URL of the JSON API: the URL Django resolved, or,
+    where it got no further (a middleware failed first), the request's path resolved
+    now. A path nothing resolves, or a URLconf that fails, is no API request."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Exception:  # Resolver404, or the URLconf itself broken: answer as HTML
+            return False
+    return API_APP_NAME in match.app_names

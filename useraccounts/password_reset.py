@@ -79,9 +79,12 @@ class PasswordResetMixin(LoginMixin):
         """Email ``user`` a reset link; raises ``EmailSendError``."""
         self._check_deliverable(address)
         to = address.email if address else getattr(user, user.get_email_field_name())
+        uidb64, token = self._reset_link_parts(user, address)
+        path = reverse("useraccounts:password_reset_confirm", args=[uidb64, token])
+        link = self.email_link(request, "password_reset_confirm", path, uidb64=uidb64, token=token)
         context = {
             "user": user,
-            "reset_url": self.build_absolute_url(request, self.reset_link_path(user, address)),
+            "reset_url": link,
             "expire_hours": max(1, app_settings.PASSWORD_RESET_TIMEOUT_SECONDS // 3600),
         }
         self.send_mail(request, kind="password_reset", to=to, context=context, user=user)
@@ -118,11 +121,19 @@ class PasswordResetMixin(LoginMixin):
         return address.user, address
 
     def reset_link_path(self, user: AbstractBaseUser, address: EmailAddress | None) -> str:
+        """The path of a new reset link on the app's own page (whatever
+        ``USERACCOUNTS_FRONTEND_URLS`` says: emails use :meth:`email_link`)."""
+        uidb64, token = self._reset_link_parts(user, address)
+        return reverse("useraccounts:password_reset_confirm", args=[uidb64, token])
+
+    def _reset_link_parts(
+        self, user: AbstractBaseUser, address: EmailAddress | None
+    ) -> tuple[str, str]:
+        """``uidb64`` and ``token`` of a new reset link."""
         # The id of an address the link will verify; 0 (nothing to do) once it is verified.
         address_id = address.pk if address is not None and not address.verified else 0
         token = self.reset_token_generator.make_token(user, address_id)
-        uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
-        return reverse("useraccounts:password_reset_confirm", args=[uidb64, token])
+        return urlsafe_base64_encode(force_bytes(user.pk)), token
 
     def check_password_reset_link(
         self, request: HttpRequest | None, *, uidb64: str, token: str
