@@ -113,4 +113,6 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# The demo's own static files: the single-page front end served at /spa/.
+STATICFILES_DIRS = [BASE_DIR / "testproject" / "static"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

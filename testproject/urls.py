@@ -2,10 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from testproject.views import SpaView
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("useraccounts.urls")),
     path("api/accounts/", include("useraccounts.api.urls")),
+    # A single-page front end that uses only the JSON API above.
+    path("spa/", SpaView.as_view(), name="spa"),
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
 ]
