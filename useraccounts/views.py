@@ -156,6 +156,18 @@ class AccountViewMixin:
             return form.cleaned_data[field]
         return str(form.data.get(form.add_prefix(field), ""))
 
+    def register_from(self, form) -> Any:
+        """Sign up with what a signup form was given (HTML and JSON alike): the
+        manager checks every field, and the form's own errors go in with its checks."""
+        valid = form.is_valid()
+        return self.manager.register_user(
+            self.request,
+            username=self.typed(form, "username"),
+            email=self.typed(form, "email"),
+            password=self.typed(form, "password1"),
+            input_errors=None if valid else self.input_errors(form),
+        )
+
     def input_errors(self, form) -> dict[str | None, list[str]]:
         """The form's errors as the manager names the fields (``error_field_map``
         read backwards), for an operation that reports them with its own."""
@@ -196,15 +208,8 @@ class SignupView(AccountViewMixin, FormView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = self.get_form()
-        valid = form.is_valid()
         try:
-            user = self.manager.register_user(
-                request,
-                username=self.typed(form, "username"),
-                email=self.typed(form, "email"),
-                password=self.typed(form, "password1"),
-                input_errors=None if valid else self.input_errors(form),
-            )
+            user = self.register_from(form)
         except AccountError as error:
             if error.shown_as_success:
                 # A taken address answers as a fresh signup does, cookie included (a

@@ -76,15 +76,8 @@ class SignupView(ApiView):
         if request.user.is_authenticated:
             return errors.error("already_authenticated")
         form = SignupForm(data=self.form_data())
-        valid = form.is_valid()
         try:
-            user = self.manager.register_user(
-                request,
-                username=self.typed(form, "username"),
-                email=self.typed(form, "email"),
-                password=self.typed(form, "password1"),
-                input_errors=None if valid else self.input_errors(form),
-            )
+            user = self.register_from(form)
         except AccountError as error:
             if error.shown_as_success:
                 # A taken address answers as a fresh signup does, cookie included.
