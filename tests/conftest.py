@@ -22,7 +22,7 @@ from useraccounts import signals as ua_signals
 from useraccounts.models import EmailAddress
 from useraccounts.users import has_username
 
-pytest_plugins = ["tests.failure_codes"]  # every documented failure code is sent
+pytest_plugins = ["tests.failure_codes", "tests.api_codes"]  # every documented code is sent
 
 PASSWORD = "correct horse battery staple"
 ALL_SIGNALS = {

@@ -82,6 +82,9 @@ def test_wheel_holds_templates_migrations_and_metadata(wheel):
     assert "useraccounts/templates/useraccounts/base.html" in expected
     assert "useraccounts/migrations/0001_initial.py" in expected
     assert "useraccounts/py.typed" in names  # type checkers read the hints
+    # The API's OpenAPI document, which the API serves at openapi.json.
+    shipped = zipfile.ZipFile(wheel).read("useraccounts/api/openapi.json")
+    assert shipped == (APP / "api" / "openapi.json").read_bytes()
     assert expected <= names, sorted(expected - names)
     assert not any(n.startswith(("tests/", "testproject/")) for n in names)
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]

@@ -1,7 +1,8 @@
 """Include under any prefix: ``path("api/accounts/", include("useraccounts.api.urls"))``.
 
 Paths have no trailing slash, as JSON clients expect; names are in the
-``useraccounts_api`` namespace.
+``useraccounts_api`` namespace. ``openapi.json`` serves the OpenAPI document that
+describes every other path here.
 """
 
 from django.urls import path
@@ -35,4 +36,5 @@ urlpatterns = [
     path("email/remove", account_views.EmailRemoveView.as_view(), name="email_remove"),
     path("email/primary", account_views.EmailPrimaryView.as_view(), name="email_primary"),
     path("email/send", account_views.EmailSendView.as_view(), name="email_send"),
+    path("openapi.json", views.OpenApiView.as_view(), name="openapi"),
 ]

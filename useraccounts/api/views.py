@@ -7,6 +7,9 @@ HTML pages give one."""
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
@@ -32,6 +35,8 @@ from ..models import EmailAddress, normalize_email
 from . import errors
 from .auth import BROWSER
 from .base import ApiView, address_data, logger
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
 class CsrfView(ApiView):
@@ -331,3 +336,18 @@ class PasswordChangeView(ApiView):
         except AccountError as error:
             return self.account_error(form, error)
         return self.session_answer(user)
+
+
+@cache
+def openapi_document() -> bytes:
+    """The OpenAPI document shipped beside this module, read once."""
+    return OPENAPI_PATH.read_bytes()
+
+
+class OpenApiView(ApiView):
+    """GET: the API's OpenAPI 3.1 document (``openapi.json``), its detailed contract."""
+
+    http_method_names = ["get", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(openapi_document(), content_type="application/json")
