@@ -43,13 +43,31 @@ FLOWS = {
     "reset_confirm": "reset confirm (GET link, redirect, POST)",
     "wrong_password": "wrong password",
     "unknown_login": "unknown login",
+    "api_signup": "JSON API signup (POST)",
+    "api_confirm": "JSON API confirm email (POST)",
+    "api_login": "JSON API login (POST)",
 }
+# The JSON flows are allauth's headless API with its "browser" client (session cookie),
+# against ours with the same client kind; each answers as its documentation says.
 APPS = {
     "useraccounts": {
         "settings": "benchmarks.settings_useraccounts",
         "reset_fields": "new_password",
+        "api": {
+            "signup": ("/accounts/api/signup", 201),
+            "confirm": ("/accounts/api/email/confirm", "token", 200),
+            "login": ("/accounts/api/login", "login", 200),
+        },
     },
-    "allauth": {"settings": "benchmarks.settings_allauth", "reset_fields": "password"},
+    "allauth": {
+        "settings": "benchmarks.settings_allauth",
+        "reset_fields": "password",
+        "api": {
+            "signup": ("/_allauth/browser/v1/auth/signup", 401),  # 401: verify the address
+            "confirm": ("/_allauth/browser/v1/auth/email/verify", "key", 401),  # not logged in
+            "login": ("/_allauth/browser/v1/auth/login", "email", 200),
+        },
+    },
 }
 WARM_UP = 5
 ROUNDS = 4
@@ -142,6 +160,37 @@ def one_user(app: str, n: int, samples: dict | None) -> None:
     measure(samples, "reset_confirm", reset_confirm, 302)
     measure(samples, "wrong_password", post_login("not the password"), 200)
     measure(samples, "unknown_login", post_login(PASSWORD, f"nobody{n}@example.com"), 200)
+    api_flows(app, n, samples)
+
+
+def api_flows(app: str, n: int, samples: dict | None) -> None:
+    """Signup, confirmation and login through the app's JSON API, for a fresh user."""
+    from urllib.parse import unquote
+
+    from django.core import mail
+    from django.test import Client
+
+    api = APPS[app]["api"]
+    email = f"api-user{n}@example.com"
+    client = Client()
+
+    def post(client: Client, path: str, body: dict):
+        return client.post(path, json.dumps(body), content_type="application/json")
+
+    body = {"username": f"api-user{n}", "email": email}
+    if app == "useraccounts":
+        body |= {"password1": PASSWORD, "password2": PASSWORD}
+    else:
+        body |= {"password": PASSWORD}
+    path, status = api["signup"]
+    measure(samples, "api_signup", lambda: post(client, path, body), status)
+    # Neither benchmark site has a front end: the key is the one in the HTML page's link.
+    key = unquote(re.search(r"/confirm-email/([^/\s]+)", mail.outbox[-1].body)[1])
+    path, field, status = api["confirm"]
+    measure(samples, "api_confirm", lambda: post(client, path, {field: key}), status)
+    path, field, status = api["login"]
+    login = {field: email, "password": PASSWORD}
+    measure(samples, "api_login", lambda: post(Client(), path, login), status)
 
 
 def run_scale_worker(seeded: int, logins: int) -> dict:

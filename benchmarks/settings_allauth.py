@@ -1,6 +1,6 @@
 from benchmarks.settings_base import *  # noqa: F403
 
-INSTALLED_APPS = [*INSTALLED_APPS, "allauth", "allauth.account"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "allauth", "allauth.account", "allauth.headless"]  # noqa: F405
 MIDDLEWARE = [*MIDDLEWARE, "allauth.account.middleware.AccountMiddleware"]  # noqa: F405
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

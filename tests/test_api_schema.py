@@ -14,6 +14,7 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.servers.basehttp import WSGIRequestHandler
@@ -308,6 +309,11 @@ def live_client(request, live_server, monkeypatch):
     client.http.close()
 
 
+# Once per database, with Django's User: the other user model changes only signup's
+# fields, which tests/test_api*.py cover with each model (and it keeps CI in budget).
+@pytest.mark.skipif(
+    settings.AUTH_USER_MODEL != "auth.User", reason="fuzzed once per database, with auth.User"
+)
 @pytest.mark.django_db(transaction=True)
 @SCHEMA.parametrize()
 @hypothesis.settings(

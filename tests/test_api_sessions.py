@@ -20,6 +20,7 @@ from tests.test_api import (
     get,
     post,
 )
+from useraccounts import signals as ua_signals
 from useraccounts.manager import get_account_manager
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +182,18 @@ def test_messages_follow_the_visitor_s_language(account):
     assert errors_of(get(Client(), "session", headers={"Accept-Language": "fr"}), 401)[0][
         "message"
     ] == ("Connectez-vous d’abord.")
+
+
+@pytest.mark.parametrize("kind", ["raise", "sql"])
+def test_a_failing_logout_receiver_still_ends_the_token(
+    account, signals, failing_receiver, caplog, kind
+):
+    token = app_login(Client(), account)
+    failing_receiver(ua_signals.user_logged_out, kind)
+    response = post(Client(), "logout", token=token)
+    assert response.status_code == 204
+    assert not Session.objects.filter(session_key=token).exists()
+    assert codes(get(Client(), "session", token=token), 401) == [("not_authenticated", None)]
+    signals.assert_once("user_logged_out", user=account)
+    (logged,) = [r for r in caplog.records if "user_logged_out" in r.getMessage()]
+    assert logged.exc_info is not None

@@ -32,6 +32,9 @@ def test_flows_table():
     for label in FLOWS.values():
         assert re.search(rf"^{re.escape(label)} +\d", out, re.M), label
     assert re.search(r"^login \(POST\) +6 ", out, re.M)  # as tests/test_query_budgets.py
+    # The JSON API's flows cost no more than the pages' (tests/test_query_budgets.py).
+    assert re.search(r"^JSON API login \(POST\) +6 ", out, re.M)
+    assert re.search(r"^JSON API signup \(POST\) +6 ", out, re.M)
     assert "useraccounts queries" in out
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import create_account, link_in
@@ -232,3 +233,68 @@ def test_a_link_for_an_address_another_account_confirmed_first_is_a_conflict(
     failed = signals.one("user_email_verification_failed")
     assert (failed["error_type"], failed["user"]) == ("address_taken", latecomer)
     assert EmailAddress.objects.get(email="shared@example.com", verified=True).user == holder
+
+
+# "Check your inbox" names the address it sent to, in this browser only -------------------
+
+SENT = reverse("useraccounts:confirmation_sent")
+
+
+def inbox_page(client):
+    """The "check your inbox" page as this browser sees it: (address named, resend
+    field's value)."""
+    response = client.get(SENT)
+    assert response.status_code == 200
+    named = response.context["sent_to"]
+    return named, response.context["form"]["email"].value()
+
+
+def test_check_your_inbox_names_the_address_and_fills_the_resend_form(client, db, mailoutbox):
+    response = client.post(reverse("useraccounts:signup"), signup_data(), follow=True)
+    assert response.redirect_chain == [(SENT, 302)]
+    page = response.content.decode()
+    assert "We have sent an email to <strong>Alice@Example.com</strong>" in page
+    assert 'value="Alice@Example.com"' in page
+    # The cookie goes to that page alone, is out of scripts' reach, and is short-lived.
+    cookie = client.cookies["useraccounts_sent"]
+    assert cookie["path"] == SENT
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert 0 < int(cookie["max-age"]) <= 3600
+    # Another browser, the attacker's, is told nothing about it.
+    assert inbox_page(Client()) == (None, None)
+
+
+def test_a_taken_address_gets_the_same_check_your_inbox_page(client, db, mailoutbox):
+    create_account("bob", "bob@example.com", verified=True)
+    taken = client.post(
+        reverse("useraccounts:signup"),
+        signup_data(username="mallory", email="bob@example.com"),
+        follow=True,
+    )
+    fresh = Client().post(
+        reverse("useraccounts:signup"),
+        signup_data(username="carol", email="carol@example.com"),
+        follow=True,
+    )
+    for response, address in ((taken, "bob@example.com"), (fresh, "carol@example.com")):
+        assert response.redirect_chain == [(SENT, 302)]
+        assert f"We have sent an email to <strong>{address}</strong>" in response.content.decode()
+
+
+def test_resend_names_the_address_it_was_asked_for_known_or_not(client, signed_up):
+    for email in ("alice@example.com", "nobody@example.com"):
+        response = client.post(RESEND, {"email": email}, follow=True)
+        assert response.redirect_chain == [(SENT, 302)]
+        assert inbox_page(client) == (email, email)
+
+
+def test_a_tampered_or_stale_sent_cookie_names_nothing(client, signed_up, clock):
+    client.post(RESEND, {"email": "alice@example.com"})
+    assert inbox_page(client)[0] == "alice@example.com"
+    clock.advance(3601)
+    assert inbox_page(client) == (None, None)
+    client.post(RESEND, {"email": "alice@example.com"})
+    value = client.cookies["useraccounts_sent"].value
+    for forged in ("mallory@example.com", value.replace("alice", "mallo"), "", "\x00" * 3):
+        client.cookies["useraccounts_sent"] = forged
+        assert inbox_page(client) == (None, None)

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tests.conftest import PASSWORD, create_account, login_name, needs_username
+from useraccounts import signals as ua_signals
 from useraccounts.exceptions import AuthenticationError
 from useraccounts.manager import get_account_manager
 from useraccounts.users import has_username
@@ -98,6 +99,23 @@ def test_unverified_account_in_mandatory_mode(client, signals):
     assert "Confirm your email address" in response.content.decode()
     assert f'value="{user.email}"' in response.content.decode()
     assert_refused(client, signals, response, "email_not_verified", user.email, user)
+
+
+@needs_username
+def test_an_unverified_account_logging_in_by_username_need_not_type_its_address(
+    client, mailoutbox
+):
+    """The password proved the account: the page offers the link for its waiting
+    address, filled in, rather than asking the visitor to type it."""
+    user = create_account("carol", "carol@example.com", verified=False)
+    response = post_login(client, "CAROL")
+    assert 'id="id_resend_email" autocomplete="email" required value="carol@example.com"' in (
+        response.content.decode()
+    )
+    # A wrong password tells nothing of the kind.
+    wrong = post_login(client, "carol", "not the password")
+    assert "id_resend_email" not in wrong.content.decode()
+    assert user.email not in wrong.content.decode()
 
 
 @pytest.mark.parametrize("mode", ["optional", "none"])
@@ -310,3 +328,20 @@ def test_logout_needs_csrf(account):
     assert client.post(LOGOUT).status_code == 403
     assert get_user_model().objects.count() == 1
     assert "_auth_user_id" in client.session
+
+
+@pytest.mark.parametrize("kind", ["raise", "sql"])
+def test_a_failing_logout_receiver_still_ends_the_session(
+    client, account, signals, failing_receiver, caplog, kind
+):
+    """Logging out on a shared computer must work even when a project's receiver has a
+    bug: the session ends, the receiver's writes roll back, and its error is logged."""
+    client.force_login(account)
+    failing_receiver(ua_signals.user_logged_out, kind)
+    response = client.post(LOGOUT)
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("useraccounts:account")).status_code == 302  # to log in
+    signals.assert_once("user_logged_out", user=account)
+    (logged,) = [r for r in caplog.records if "user_logged_out" in r.getMessage()]
+    assert logged.levelname == "ERROR" and logged.exc_info is not None

@@ -6,6 +6,8 @@ benchmark table). Login is held at its current floor instead: most of its querie
 Django's session backend and ``last_login``, which any Django login pays.
 """
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -53,3 +55,26 @@ def test_budgets(mailoutbox, django_assert_max_num_queries):
     unknown = {"login": "nobody@example.com", "password": "not it"}
     with django_assert_max_num_queries(2):  # allauth: 6
         assert Client().post(reverse("useraccounts:login"), unknown).status_code == 200
+
+
+def test_the_json_api_costs_no_more_than_the_pages(mailoutbox, django_assert_max_num_queries):
+    """The API is the same manager behind another parser: signup, confirmation and login
+    cost no more queries than the HTML flows above, though login's answer carries the
+    account's addresses, which the HTML login shows only on the page it leads to."""
+
+    def post(client, name, body):
+        return client.post(reverse(name), json.dumps(body), content_type="application/json")
+
+    client = Client()
+    with django_assert_max_num_queries(6):
+        assert post(client, "useraccounts_api:signup", signup_data()).status_code == 201
+    token = link_in(mailoutbox[0]).rstrip("/").rsplit("/", 1)[1]
+    with django_assert_max_num_queries(5):
+        assert post(client, "useraccounts_api:confirm_email", {"token": token}).status_code == 200
+    login = {"login": "alice@example.com", "password": PASSWORD}
+    with django_assert_max_num_queries(6):
+        response = post(Client(), "useraccounts_api:login", login)
+    assert response.status_code == 200
+    assert response.json()["email_addresses"] == [
+        {"email": "alice@example.com", "verified": True, "primary": True}
+    ]

@@ -73,7 +73,7 @@ def test_resend_answers_byte_for_byte_the_same(mailoutbox):
         client = Client()
         url = reverse("useraccounts:resend_confirmation")
         posted = client.post(url, {"email": email})
-        return visible([client.get(url), posted, client.get(posted["Location"])])
+        return visible([client.get(url), posted, client.get(posted["Location"])], typed=email)
 
     assert story("bob@example.com") == story("nobody@example.com")
     # One mail each: a link for the signup waiting, a note for the unknown address.

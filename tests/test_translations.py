@@ -166,6 +166,11 @@ def confirm_email_invalid(client, mailoutbox):
     return client.get(reverse("useraccounts:confirm_email", args=["1-abc-0123456789"]))
 
 
+def inbox_named(client, mailoutbox):
+    data = {"email": "carol@example.com"}
+    return client.post(reverse("useraccounts:resend_confirmation"), data, follow=True)
+
+
 def reset_done(client, mailoutbox):
     data = {"email": "bob@example.com"}
     return client.post(reverse("useraccounts:password_reset"), data, follow=True)
@@ -269,6 +274,7 @@ PAGES = [
     logout_confirm,
     get("logout"),
     get("confirmation_sent"),
+    inbox_named,
     get("resend_confirmation"),
     confirm_email,
     confirm_email_done,

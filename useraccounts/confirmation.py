@@ -70,6 +70,37 @@ def remember_address(request: HttpRequest, response: HttpResponse, tag: str) -> 
     )
 
 
+#: The cookie that carries the address typed on the signup or resend form to the "check
+#: your inbox" page, for that page alone. A signed cookie, not the session: an anonymous
+#: visitor gets no session row (a write that could fault after the mail went out). It
+#: names only what this browser typed, known address or not, so it reveals no account.
+SENT_COOKIE = "useraccounts_sent"
+SENT_COOKIE_MAX_AGE = 3600
+SENT_COOKIE_SALT = "useraccounts.confirmation_sent"
+
+
+def remember_sent_to(request: HttpRequest, response: HttpResponse, email: str) -> HttpResponse:
+    """Let this browser's next "check your inbox" page name ``email``."""
+    response.set_signed_cookie(
+        SENT_COOKIE,
+        email,
+        salt=SENT_COOKIE_SALT,
+        max_age=SENT_COOKIE_MAX_AGE,
+        path=reverse("useraccounts:confirmation_sent"),
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def sent_to(request: HttpRequest) -> str | None:
+    """The address this browser asked a link for, if it did within the hour."""
+    return request.get_signed_cookie(
+        SENT_COOKIE, default=None, salt=SENT_COOKIE_SALT, max_age=SENT_COOKIE_MAX_AGE
+    )
+
+
 class ConfirmationMixin(PasswordsMixin):
     """Sending confirmation links and turning one into a verified address."""
 

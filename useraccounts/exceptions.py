@@ -66,6 +66,10 @@ class RegistrationError(AccountError):
 class AuthenticationError(AccountError):
     """A login was refused; ``code`` is the ``reason`` of ``user_authentication_failed``."""
 
+    #: With ``email_not_verified``: the address waiting for confirmation, which the
+    #: page may offer a new link for (the password was right, so the visitor holds it).
+    unverified_email: str = ""
+
     messages = {
         "user_not_found": _(
             "The login and password you entered do not match an account. Check both and try again."

@@ -5,6 +5,7 @@ login (``get_login_redirect_url``, a documented hook)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.contrib.auth import logout as django_logout
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
-from django.db import DatabaseError
+from django.db import DatabaseError, router, transaction
 from django.db.models import QuerySet, Value
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
@@ -36,6 +37,8 @@ from .exceptions import (
 )
 from .models import EmailAddress, newest_waiting, normalize_email
 from .users import best_match, has_username, username_field_name, users_matching
+
+logger = logging.getLogger("useraccounts")
 
 #: The cookie a browser gets once it has logged in to an account: proof, signed by the
 #: server, that it did, so the account's lockout does not apply to it.
@@ -107,7 +110,9 @@ class LoginMixin(ConfirmationMixin):
                 and not self._has_verified_email(user)
                 and self.adopt_legacy_address(request, user) is None
             ):
-                raise AuthenticationError(code="email_not_verified")
+                error = AuthenticationError(code="email_not_verified")
+                error.unverified_email = self._waiting_email(user)
+                raise error
         except Exception as exc:
             if counted is not None and getattr(exc, "code", None) not in GUESSES:
                 ratelimit.refund(counted)  # the password was right: not a guess
@@ -144,11 +149,20 @@ class LoginMixin(ConfirmationMixin):
             raise self._login_failed(request, exc, user.get_username(), user) from exc
 
     def logout_user(self, request: HttpRequest) -> None:
-        """End the session; ``user_logged_out`` only if someone was logged in."""
+        """End the session; ``user_logged_out`` only if someone was logged in.
+
+        The session ends whatever a receiver does: one that raises has its writes rolled
+        back and is logged with its traceback, since a logout refused for a receiver's
+        bug (on a shared computer, say) is worse than a receiver that missed one."""
         user = getattr(request, "user", None)
         django_logout(request)
-        if user is not None and user.is_authenticated:
-            self._send(signals.user_logged_out, request, user=user)
+        if user is None or not user.is_authenticated:
+            return
+        try:
+            with transaction.atomic(using=router.db_for_write(type(user))):
+                self._send(signals.user_logged_out, request, user=user)
+        except Exception:
+            logger.exception("A user_logged_out receiver raised; the session is ended anyway")
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Where to go after login: a safe ``next``, else ``LOGIN_REDIRECT_URL`` (a URL,
@@ -171,11 +185,16 @@ class LoginMixin(ConfirmationMixin):
         by_email = "email" in methods and "@" in login
         pending = None
         if by_email:
-            rows = EmailAddress.objects.for_email(login)
+            email = normalize_email(login)
+            found = EmailAddress.objects.for_email_with_accounts(email)
+            rows = [row for row in found if row.email == email]
             for row in rows:
                 if row.verified:
-                    row.user.useraccounts_verified = True  # spares has_verified_email()
-                    return row.user
+                    user = row.user
+                    user.useraccounts_verified = True  # spares has_verified_email()
+                    # Spares the JSON API's answer, which lists them, a query.
+                    user.useraccounts_addresses = [r for r in found if r.user_id == user.pk]
+                    return user
             waiting = newest_waiting(rows)
             pending = waiting.user if waiting is not None else None
         # The other lookups share one query: legacy users by email, users by username.
@@ -270,6 +289,14 @@ class LoginMixin(ConfirmationMixin):
             return listed
         paths = settings.AUTHENTICATION_BACKENDS
         return django_auth.MODEL_BACKEND if django_auth.MODEL_BACKEND in paths else paths[0]
+
+    def _waiting_email(self, user: AbstractBaseUser) -> str:
+        """The address an unverified account waits to confirm: its newest signup row,
+        else its own email field."""
+        waiting = newest_waiting(list(EmailAddress.objects.filter(user_id=user.pk)))
+        if waiting is not None:
+            return waiting.email
+        return getattr(user, user.get_email_field_name(), "") or ""
 
     def _login_failed(
         self,

@@ -26,6 +26,13 @@ class EmailAddressQuerySet(models.QuerySet):
         """Every row of ``email`` (normalized here), with its user: one indexed query."""
         return list(self.filter(email=normalize_email(email)).select_related("user"))
 
+    def for_email_with_accounts(self, email: str) -> list[EmailAddress]:
+        """Every row of ``email``, and every other row of the accounts holding it, with
+        their users: one query, each part through an index. A login finds its account
+        and that account's whole list of addresses at once."""
+        holders = self.filter(email=normalize_email(email)).values("user_id")
+        return list(self.filter(user_id__in=holders).select_related("user"))
+
 
 def newest_waiting(rows: list[EmailAddress]) -> EmailAddress | None:
     """Of an address's rows, the newest signup still waiting for it: a primary row,

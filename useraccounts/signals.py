@@ -67,7 +67,8 @@ user_logged_in = Signal()
 # "email_not_verified", "rate_limited", "repository_error", "unexpected_exception".
 user_authentication_failed = Signal()
 
-# kwargs: user. After logout.
+# kwargs: user. After logout. The session has ended: a receiver that raises has its
+# writes rolled back and is logged, and the logout stands.
 user_logged_out = Signal()
 
 # --- Passwords ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import account_views, password_views, views
+from . import account_views, confirmation_views, password_views, views
 
 app_name = "useraccounts"
 
@@ -10,13 +10,21 @@ urlpatterns = [
     path("signup/", views.SignupView.as_view(), name="signup"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("confirm-email/sent/", views.ConfirmationSentView.as_view(), name="confirmation_sent"),
+    path(
+        "confirm-email/sent/",
+        confirmation_views.ConfirmationSentView.as_view(),
+        name="confirmation_sent",
+    ),
     path(
         "confirm-email/resend/",
-        views.ResendConfirmationView.as_view(),
+        confirmation_views.ResendConfirmationView.as_view(),
         name="resend_confirmation",
     ),
-    path("confirm-email/<str:token>/", views.ConfirmEmailView.as_view(), name="confirm_email"),
+    path(
+        "confirm-email/<str:token>/",
+        confirmation_views.ConfirmEmailView.as_view(),
+        name="confirm_email",
+    ),
     path("password/reset/", password_views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password/reset/done/",

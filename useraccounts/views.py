@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib import messages
 from django.db import DatabaseError, connections, router
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import render, resolve_url
 from django.urls import reverse_lazy
 from django.utils.crypto import get_random_string
 from django.utils.decorators import method_decorator
@@ -24,10 +23,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
 from .conf import app_settings
-from .confirmation import proof_tag, remember_address
+from .confirmation import proof_tag, remember_address, remember_sent_to
 from .error_views import rate_limited_response, unavailable_response
 from .exceptions import AccountError, RateLimited, RateLimiterUnavailable, UndeliverableAddress
-from .forms import PASSWORD_MAX_LENGTH, EmailForm, LoginForm, SignupForm
+from .forms import EmailForm, LoginForm, SignupForm
 from .login import safe_next_url
 from .manager import AccountManager, get_account_manager
 from .models import EmailAddress
@@ -212,13 +211,13 @@ class SignupView(AccountViewMixin, FormView):
             user = self.register_from(form)
         except AccountError as error:
             if error.shown_as_success:
-                # A taken address answers as a fresh signup does, cookie included (a
+                # A taken address answers as a fresh signup does, cookies included (a
                 # tag that names no row), so the answer tells nothing about its owner.
-                return self.remember(HttpResponseRedirect(self.get_success_url()), None)
+                return self.remember(self.check_your_inbox(form), None)
             return self.account_error(form, error)
         address = getattr(user, "useraccounts_address", None)
         if app_settings.EMAIL_VERIFICATION == "mandatory":
-            response = HttpResponseRedirect(self.get_success_url())
+            response = self.check_your_inbox(form)
         else:
             message = _(
                 "Your account is created, but we could not log you in. Please log in in a moment."
@@ -228,6 +227,11 @@ class SignupView(AccountViewMixin, FormView):
                 return self.remember(refused, address)
             response = HttpResponseRedirect(self.manager.get_login_redirect_url(request))
         return self.remember(response, address)
+
+    def check_your_inbox(self, form: SignupForm) -> HttpResponse:
+        """The way to "check your inbox", which names the address typed."""
+        response = HttpResponseRedirect(self.get_success_url())
+        return remember_sent_to(self.request, response, self.typed(form, "email"))
 
     def remember(self, response: HttpResponse, address: EmailAddress | None) -> HttpResponse:
         """Let this browser confirm the new address without typing the password."""
@@ -265,6 +269,7 @@ class LoginView(AccountViewMixin, FormView):
         except AccountError as error:
             if error.code == "email_not_verified":
                 form.needs_confirmation = True
+                form.unverified_email = error.unverified_email
             return self.account_error(form, error)
         response = HttpResponseRedirect(manager.get_login_redirect_url(self.request))
         manager.remember_device(self.request, response, user)  # spared the lockout later
@@ -294,62 +299,6 @@ class LogoutView(AccountViewMixin, TemplateView):
         return HttpResponseRedirect(self.get_success_url())
 
 
-class ConfirmationSentView(TemplateView):
-    """ "Check your inbox", with a form to ask for another link."""
-
-    template_name = "useraccounts/confirmation_sent.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return {**super().get_context_data(**kwargs), "form": EmailForm()}
-
-
-@method_decorator(protected, name="dispatch")
-class ConfirmEmailView(AccountViewMixin, TemplateView):
-    """GET only shows the address and a button, since mail scanners prefetch links;
-    the POST confirms."""
-
-    template_name = "useraccounts/confirm_email.html"
-    invalid_template_name = "useraccounts/confirm_email_invalid.html"
-    success_url = reverse_lazy("useraccounts:login")
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            address = self.manager.check_email_confirmation(request, kwargs["token"])
-        except AccountError as error:
-            return self.bad_link(error, kwargs["token"])
-        return self.render_to_response(self.get_context_data(email_address=address))
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        address = context["email_address"]
-        return {
-            **context,
-            **self.manager.account_context(address.user, address),
-            "ask_password": self.manager.confirmation_needs_password(self.request, address),
-        }
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        token = kwargs["token"]
-        try:
-            address = self.manager.verify_email(
-                request,
-                token,
-                password=str(request.POST.get("password", ""))[:PASSWORD_MAX_LENGTH],
-            )
-        except AccountError as error:
-            if error.code != "incorrect_password":
-                return self.bad_link(error, token)
-            # The link is good; the visitor did not prove they hold the account.
-            context = self.get_context_data(email_address=error.email_address, error=error)
-            return self.render_to_response(context, status=400)
-        messages.success(
-            request, _("%(email)s is confirmed.") % {"email": address.email}, fail_silently=True
-        )
-        if request.user.is_authenticated:
-            return redirect("useraccounts:email")
-        return HttpResponseRedirect(self.success_url)
-
-
 class SameAnswerMixin(AccountViewMixin):
     """A form that asks for mail to an address and answers alike for every address, so
     the answer never tells whether it has an account: only a rate limit, or a fault
@@ -368,14 +317,8 @@ class SameAnswerMixin(AccountViewMixin):
         except AccountError as error:
             if self.shown_as_fault(error):
                 return self.unavailable(error)
+        return self.sent(form.cleaned_data["email"])
+
+    def sent(self, email: str) -> HttpResponse:
+        """The answer once the mail to ``email`` is handled, alike for every address."""
         return HttpResponseRedirect(self.get_success_url())
-
-
-@method_decorator(protected, name="dispatch")
-class ResendConfirmationView(SameAnswerMixin, FormView):
-    """Send a new confirmation link; the page is the same whether the address is known."""
-
-    form_class = EmailForm
-    template_name = "useraccounts/resend_confirmation.html"
-    success_url = reverse_lazy("useraccounts:confirmation_sent")
-    manager_method = "resend_email_confirmation"

@@ -5,7 +5,6 @@ meets passes axe-core's WCAG 2.1 A and AA rules at a laptop's and a phone's widt
 both colour schemes, and fits a 320 px screen: the checks of conftest.py, which are
 imported, not copied, except its "no script" rule (this page is nothing but script)."""
 
-import os
 import re
 from urllib.parse import urlsplit
 
@@ -14,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 
 from tests.conftest import link_in
-from tests.e2e.conftest import NARROWEST, SCHEMES, SCREENSHOTS, VIEWPORTS, axe_violations
+from tests.e2e.conftest import Check
 from useraccounts.models import EmailAddress
 from useraccounts.users import has_username
 
@@ -27,46 +26,10 @@ FRONTEND_URLS = {
 API = "/api/accounts/"
 
 
-class SpaCheck:
-    """``check(step)``: conftest.py's ``page.check`` for a page made by JavaScript: axe
-    at each viewport and scheme, no sideways scrolling at 320 px, screenshots with
-    E2E_SCREENSHOTS=1."""
+class SpaCheck(Check):
+    """conftest.py's ``page.check`` for a page made by JavaScript."""
 
-    def __init__(self, page, name: str, axe_script: str) -> None:
-        self.page, self.name, self.axe_script, self.count = page, name, axe_script, 0
-
-    def __call__(self, step: str) -> None:
-        page = self.page
-        self.count += 1
-        viewport = page.viewport_size
-        problems = []
-        try:
-            for size in VIEWPORTS:
-                page.set_viewport_size(size)
-                for scheme in SCHEMES:
-                    page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
-                    where = f"{size['width']}px, {scheme}"
-                    violations = axe_violations(page, self.axe_script)
-                    problems += [f"{where}: {found}" for found in violations]
-                    self.save(f"{self.count:02d}-{step}-{size['width']}-{scheme}")
-            page.set_viewport_size({"width": NARROWEST, "height": 640})
-            overflow = page.evaluate(
-                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            if overflow > 0:
-                problems.append(f"{NARROWEST}px: the page scrolls {overflow}px sideways")
-            self.save(f"{self.count:02d}-{step}-{NARROWEST}")
-        finally:
-            page.set_viewport_size(viewport)
-            page.emulate_media(color_scheme="null", reduced_motion="null")
-        assert not problems, f"{step} ({page.url}):\n" + "\n".join(problems)
-
-    def save(self, name: str) -> None:
-        if os.environ.get("E2E_SCREENSHOTS") != "1":
-            return
-        SCREENSHOTS.mkdir(exist_ok=True)
-        safe = re.sub(r"[^\w-]", "_", f"{self.name}-{name}")
-        self.page.screenshot(path=str(SCREENSHOTS / f"{safe}.png"), full_page=True)
+    scriptless = False
 
 
 @pytest.fixture

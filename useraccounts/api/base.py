@@ -232,7 +232,11 @@ class ApiView(AccountViewMixin, View):
     def account_data(self, user: Any) -> dict[str, Any]:
         """Who is logged in, and their addresses with whether each is verified."""
         email_field = user.get_email_field_name()
-        addresses = EmailAddress.objects.filter(user_id=user.pk).order_by("-primary", "email")
+        addresses = getattr(user, "useraccounts_addresses", None)
+        if addresses is None:
+            addresses = EmailAddress.objects.filter(user_id=user.pk)
+        # Sorted here, not by the database, whose collation would order them otherwise.
+        addresses = sorted(addresses, key=lambda address: (not address.primary, address.email))
         return {
             "user": {
                 "id": str(user.pk),
