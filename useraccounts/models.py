@@ -27,11 +27,10 @@ class EmailAddressQuerySet(models.QuerySet):
         return list(self.filter(email=normalize_email(email)).select_related("user"))
 
     def for_email_with_accounts(self, email: str) -> list[EmailAddress]:
-        """Every row of ``email``, and every other row of the accounts holding it, with
-        their users: one query, each part through an index. A login finds its account
-        and that account's whole list of addresses at once."""
-        holders = self.filter(email=normalize_email(email)).values("user_id")
-        return list(self.filter(user_id__in=holders).select_related("user"))
+        """Every row of ``email`` (normalized by the caller), and every other row of the
+        accounts holding it, with their users: one query (a join, each part through an
+        index). A login finds its account and that account's addresses at once."""
+        return list(self.filter(user__email_addresses__email=email).select_related("user"))
 
 
 def newest_waiting(rows: list[EmailAddress]) -> EmailAddress | None:
