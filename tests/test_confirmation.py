@@ -255,6 +255,8 @@ def test_check_your_inbox_names_the_address_and_fills_the_resend_form(client, db
     page = response.content.decode()
     assert "We have sent an email to <strong>Alice@Example.com</strong>" in page
     assert 'value="Alice@Example.com"' in page
+    signup = reverse("useraccounts:signup")
+    assert f'Not your address? <a href="{signup}">Sign up again</a>' in page
     # The cookie goes to that page alone, is out of scripts' reach, and is short-lived.
     cookie = client.cookies["useraccounts_sent"]
     assert cookie["path"] == SENT

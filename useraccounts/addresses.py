@@ -5,6 +5,8 @@ verified one primary, and sending a new link for one; each refusal is
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -77,15 +79,12 @@ class AddressesMixin(SignupMixin):
         email_address: EmailAddress | str,
     ) -> None:
         """Remove an address: never the primary one, never the last verified one."""
-        try:
-            with transaction.atomic():
-                address = self._own_address(user, email_address)
-                self._check_can_remove(user, address)
-                removed = copy.copy(address)  # delete() clears the pk; receivers get it whole
-                address.delete()
-                self._send(signals.email_removed, request, user=user, email_address=removed)
-        except Exception as exc:
-            raise self._address_failed(request, exc, user, email_address, "remove") from exc
+        with self._address_action(request, user, email_address, "remove"):
+            address = self._own_address(user, email_address)
+            self._check_can_remove(user, address)
+            removed = copy.copy(address)  # delete() clears the pk; receivers get it whole
+            address.delete()
+            self._send(signals.email_removed, request, user=user, email_address=removed)
 
     def set_primary_email(
         self,
@@ -94,11 +93,8 @@ class AddressesMixin(SignupMixin):
         email_address: EmailAddress | str,
     ) -> None:
         """Make a verified address the primary one; the user model's email follows."""
-        try:
-            with transaction.atomic():
-                self._set_primary(request, user, self._own_address(user, email_address))
-        except Exception as exc:
-            raise self._address_failed(request, exc, user, email_address, "primary") from exc
+        with self._address_action(request, user, email_address, "primary"):
+            self._set_primary(request, user, self._own_address(user, email_address))
 
     def resend_email_confirmation_for(
         self,
@@ -107,15 +103,29 @@ class AddressesMixin(SignupMixin):
         email_address: EmailAddress | str,
     ) -> None:
         """Send a new link for one of the user's unverified addresses."""
+        with self._address_action(request, user, email_address, "send"):
+            address = self._own_address(user, email_address)
+            if address.verified:
+                raise EmailAddressError(reason="already_verified")
+            ratelimit.consume("confirm_email", request, key=address.email, user_id=user.pk)
+            self._send_email_confirmation_or_notice(request, address)
+
+    @contextmanager
+    def _address_action(
+        self,
+        request: HttpRequest | None,
+        user: AbstractBaseUser,
+        email_address: EmailAddress | str,
+        action: str,
+    ) -> Iterator[None]:
+        """One action on one of the user's addresses: its writes commit or roll back
+        together, and any failure is signalled after the rollback and raised as an
+        ``EmailAddressError`` (see :meth:`_address_failed`)."""
         try:
             with transaction.atomic():
-                address = self._own_address(user, email_address)
-                if address.verified:
-                    raise EmailAddressError(reason="already_verified")
-                ratelimit.consume("confirm_email", request, key=address.email, user_id=user.pk)
-                self._send_email_confirmation_or_notice(request, address)
+                yield
         except Exception as exc:
-            raise self._address_failed(request, exc, user, email_address, "send") from exc
+            raise self._address_failed(request, exc, user, email_address, action) from exc
 
     def _own_address(
         self, user: AbstractBaseUser, email_address: EmailAddress | str
