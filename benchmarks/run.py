@@ -54,7 +54,7 @@ APPS = {
         "settings": "benchmarks.settings_useraccounts",
         "reset_fields": "new_password",
         "api": {
-            "signup": ("/accounts/api/signup", 201),
+            "signup": ("/accounts/api/signup", ("password1", "password2"), 201),
             "confirm": ("/accounts/api/email/confirm", "token", 200),
             "login": ("/accounts/api/login", "login", 200),
         },
@@ -63,7 +63,8 @@ APPS = {
         "settings": "benchmarks.settings_allauth",
         "reset_fields": "password",
         "api": {
-            "signup": ("/_allauth/browser/v1/auth/signup", 401),  # 401: verify the address
+            # 401: verify the address first.
+            "signup": ("/_allauth/browser/v1/auth/signup", ("password",), 401),
             "confirm": ("/_allauth/browser/v1/auth/email/verify", "key", 401),  # not logged in
             "login": ("/_allauth/browser/v1/auth/login", "email", 200),
         },
@@ -177,12 +178,9 @@ def api_flows(app: str, n: int, samples: dict | None) -> None:
     def post(client: Client, path: str, body: dict):
         return client.post(path, json.dumps(body), content_type="application/json")
 
+    path, password_fields, status = api["signup"]
     body = {"username": f"api-user{n}", "email": email}
-    if app == "useraccounts":
-        body |= {"password1": PASSWORD, "password2": PASSWORD}
-    else:
-        body |= {"password": PASSWORD}
-    path, status = api["signup"]
+    body |= dict.fromkeys(password_fields, PASSWORD)
     measure(samples, "api_signup", lambda: post(client, path, body), status)
     # Neither benchmark site has a front end: the key is the one in the HTML page's link.
     key = unquote(re.search(r"/confirm-email/([^/\s]+)", mail.outbox[-1].body)[1])

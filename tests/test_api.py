@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import PASSWORD, link_in, login_name
+from tests.test_story import signup_data
 from useraccounts.models import EmailAddress
 from useraccounts.users import has_username
 
@@ -80,18 +81,6 @@ def codes(response, status: int) -> list[tuple[str, str | None]]:
     return [(e["code"], e["field"]) for e in errors_of(response, status)]
 
 
-def signup_body(**overrides: Any) -> dict[str, Any]:
-    data = {
-        "username": "alice",
-        "email": "Alice@Example.com",
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-    }
-    if not has_username():
-        del data["username"]
-    return {**data, **overrides}
-
-
 def token_of(link: str) -> str:
     """The token of a confirmation link: its last path segment."""
     return link.rstrip("/").rsplit("/", 1)[1]
@@ -130,7 +119,7 @@ def test_browser_signs_up_confirms_logs_in_changes_password_and_logs_out(mailout
     header = {"X-CSRFToken": csrf}
     User = get_user_model()
 
-    response = post(client, "signup", signup_body(), headers=header)
+    response = post(client, "signup", signup_data(), headers=header)
     assert response.status_code == 201, response.content
     assert response.json() == {
         "email": "alice@example.com",
@@ -235,7 +224,7 @@ def test_browser_signs_up_confirms_logs_in_changes_password_and_logs_out(mailout
 
 def test_app_signs_up_confirms_and_logs_in_with_a_token(mailoutbox, signals):
     client = Client(enforce_csrf_checks=True)  # an app has no CSRF token: none is needed
-    response = post(client, "signup", {**signup_body(), "client": "app"})
+    response = post(client, "signup", {**signup_data(), "client": "app"})
     assert response.status_code == 201, response.content
     user = get_user_model().objects.get()
     link = link_in(mailoutbox[0])

@@ -15,9 +15,9 @@ from tests.test_api import (
     errors_of,
     get,
     post,
-    signup_body,
     token_of,
 )
+from tests.test_story import signup_data
 from useraccounts import signals as ua_signals
 from useraccounts.conf import app_settings
 from useraccounts.manager import get_account_manager
@@ -37,7 +37,7 @@ def confirm_token(mailoutbox, user) -> str:
 
 
 def test_signup_validation_errors_land_on_their_fields(client, signals):
-    body = signup_body(email="not an address", password1="short", password2="other")
+    body = signup_data(email="not an address", password1="short", password2="other")
     found = codes(post(client, "signup", body), 400)
     assert ("validation_error", "email") in found
     assert ("validation_error", "password2") in found
@@ -49,7 +49,7 @@ def test_signup_validation_errors_land_on_their_fields(client, signals):
 
 def test_a_weak_password_is_the_manager_s_error_on_password1(client, signals):
     found = codes(
-        post(client, "signup", signup_body(password1="12345678", password2="12345678")), 400
+        post(client, "signup", signup_data(password1="12345678", password2="12345678")), 400
     )
     assert ("validation_error", "password1") in found
     signals.one("user_registration_failed")
@@ -57,8 +57,8 @@ def test_a_weak_password_is_the_manager_s_error_on_password1(client, signals):
 
 def test_a_taken_address_answers_as_a_fresh_signup(client, mailoutbox, signals):
     create_account("holder", "alice@example.com")
-    taken = post(Client(), "signup", signup_body())
-    fresh = post(Client(), "signup", signup_body(email="ALICE@example.org", username="alice2"))
+    taken = post(Client(), "signup", signup_data())
+    fresh = post(Client(), "signup", signup_data(email="ALICE@example.org", username="alice2"))
     # The same but for the address typed, which each answer echoes normalized.
     assert taken.status_code == fresh.status_code == 201
     assert taken.json() == {**fresh.json(), "email": "alice@example.com"}
@@ -71,16 +71,16 @@ def test_a_taken_address_answers_as_a_fresh_signup(client, mailoutbox, signals):
 
 def test_signup_when_closed_or_logged_in_is_refused(client, account, settings):
     settings.USERACCOUNTS_SIGNUP_OPEN = False
-    assert codes(post(client, "signup", signup_body()), 403) == [("signup_closed", None)]
+    assert codes(post(client, "signup", signup_data()), 403) == [("signup_closed", None)]
     settings.USERACCOUNTS_SIGNUP_OPEN = True
     client.force_login(account)
-    assert codes(post(client, "signup", signup_body()), 409) == [("already_authenticated", None)]
+    assert codes(post(client, "signup", signup_data()), 409) == [("already_authenticated", None)]
 
 
 def test_signup_is_rate_limited_with_retry_after(client, settings, signals):
     settings.USERACCOUNTS_RATE_LIMITS = {"signup": "1/h/ip"}
-    assert post(client, "signup", signup_body()).status_code == 201
-    response = post(client, "signup", signup_body(email="second@example.com", username="two"))
+    assert post(client, "signup", signup_data()).status_code == 201
+    response = post(client, "signup", signup_data(email="second@example.com", username="two"))
     assert codes(response, 429) == [("rate_limited", None)]
     assert 0 < int(response["Retry-After"]) <= 3600
     assert signals.one("user_registration_failed")["error_type"] == "rate_limited"
@@ -90,12 +90,12 @@ def test_signup_is_rate_limited_with_retry_after(client, settings, signals):
 def test_signup_without_mandatory_verification_logs_in_each_client_kind(settings, mode, signals):
     settings.USERACCOUNTS_EMAIL_VERIFICATION = mode
     browser = Client()
-    response = post(browser, "signup", signup_body())
+    response = post(browser, "signup", signup_data())
     assert response.status_code == 201
     assert response.json()["logged_in"] is True and response.json()["client"] == "browser"
     assert get(browser, "session").status_code == 200
     app = post(
-        Client(), "signup", {**signup_body(email="b@example.com", username="b"), "client": "app"}
+        Client(), "signup", {**signup_data(email="b@example.com", username="b"), "client": "app"}
     )
     assert app.status_code == 201
     token = app.json()["session_token"]
@@ -106,7 +106,7 @@ def test_signup_without_mandatory_verification_logs_in_each_client_kind(settings
 
 def test_a_receiver_that_raises_is_500_in_the_error_shape(client, signals, failing_receiver):
     failing_receiver(ua_signals.user_signed_up, "raise")
-    response = post(client, "signup", signup_body())
+    response = post(client, "signup", signup_data())
     assert codes(response, 500) == [("unexpected_exception", None)]
     assert signals.one("user_registration_failed")["error_type"] == "unexpected_exception"
 

@@ -26,9 +26,9 @@ from tests.test_api import (
     get,
     post,
     reset_parts,
-    signup_body,
     url,
 )
+from tests.test_story import signup_data
 from useraccounts.error_views import server_error
 from useraccounts.manager import get_account_manager
 from useraccounts.models import EmailAddress
@@ -63,7 +63,7 @@ def user_table() -> str:
 def test_signup_meets_a_fault(client, faults, signals, mailoutbox, fault, error_type):
     context = faults.database(rf'INSERT INTO "{user_table()}"') if fault == "database" else None
     with context or getattr(faults, fault)():
-        response = post(client, "signup", signup_body())
+        response = post(client, "signup", signup_data())
     assert_unavailable(response, error_type)
     assert signals.one("user_registration_failed")["error_type"] == error_type
     assert get_user_model().objects.count() == EmailAddress.objects.count() == 0
@@ -72,7 +72,7 @@ def test_signup_meets_a_fault(client, faults, signals, mailoutbox, fault, error_
 def test_a_signup_that_cannot_start_its_session_says_the_account_exists(faults, settings):
     settings.USERACCOUNTS_EMAIL_VERIFICATION = "optional"
     with faults.database(r'SET "last_login"'):
-        response = post(Client(), "signup", signup_body())
+        response = post(Client(), "signup", signup_data())
     assert codes(response, 503)[0][0] == "repository_error"
     assert "account is created" in response.json()["errors"][0]["message"]
     assert get_user_model().objects.count() == 1

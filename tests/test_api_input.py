@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.conftest import PASSWORD, login_name
-from tests.test_api import call, codes, errors_of, get, post, signup_body
+from tests.test_api import call, codes, errors_of, get, post
+from tests.test_story import signup_data
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +83,7 @@ def test_a_body_that_is_not_a_json_object_is_400(client, raw, signals):
 
 
 def test_a_huge_body_is_400_unread(client, signals):
-    body = {**signup_body(), "padding": "x" * 70_000}
+    body = {**signup_data(), "padding": "x" * 70_000}
     assert codes(post(client, "signup", body), 400) == [("request_too_large", None)]
     # Larger than Django's own DATA_UPLOAD_MAX_MEMORY_SIZE too.
     huge = b'{"email": "' + b"x" * 3_000_000 + b'"}'
@@ -150,7 +151,7 @@ def test_an_unknown_client_kind_is_400(client, client_kind):
 
 
 def test_null_counts_as_absent(client, signals):
-    response = post(client, "signup", {**signup_body(), "email": None})
+    response = post(client, "signup", {**signup_data(), "email": None})
     assert ("validation_error", "email") in codes(response, 400)
     # A signup that reaches the manager with the form's errors, as the page's does.
     assert signals.one("user_registration_failed")["error_type"] == "validation_error"
@@ -159,7 +160,7 @@ def test_null_counts_as_absent(client, signals):
 @pytest.mark.parametrize(
     ("name", "body", "field"),
     [
-        ("signup", signup_body(email="a\x00@example.com"), "email"),
+        ("signup", signup_data(email="a\x00@example.com"), "email"),
         ("login", {"login": "bob\x00", "password": PASSWORD}, "login"),
         ("password_reset", {"email": "bob\x00@example.com"}, "email"),
         ("resend_confirmation", {"email": "\x00"}, "email"),

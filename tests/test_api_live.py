@@ -22,7 +22,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 
 from tests.conftest import PASSWORD, link_in, login_name
-from tests.test_api import NEW, TOKEN_HEADER, reset_parts, signup_body, token_of
+from tests.test_api import NEW, TOKEN_HEADER, reset_parts, token_of
+from tests.test_story import signup_data
 from useraccounts.manager import get_account_manager
 from useraccounts.models import EmailAddress
 from useraccounts.users import display_name, has_username
@@ -120,7 +121,7 @@ def test_an_app_signs_up_confirms_logs_in_and_keeps_its_account_with_a_token(
     User = get_user_model()
     username = "alice" if has_username() else None
 
-    answer = app.post("signup", {**signup_body(), "client": "app"})
+    answer = app.post("signup", {**signup_data(), "client": "app"})
     assert answer.status == 201, answer.body
     assert answer.json() == {
         "email": "alice@example.com",

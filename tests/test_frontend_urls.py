@@ -17,8 +17,9 @@ from django.test import Client, override_settings
 from django.urls import include, path, reverse
 
 from tests.conftest import PASSWORD, create_account, link_in, login_name
-from tests.test_api import NEW, app_login, codes, get, post, reset_parts, signup_body, token_of
+from tests.test_api import NEW, app_login, codes, get, post, reset_parts, token_of
 from tests.test_checks import messages
+from tests.test_story import signup_data
 from useraccounts.conf import app_settings
 from useraccounts.manager import get_account_manager
 from useraccounts.models import EmailAddress
@@ -63,7 +64,7 @@ def fragment(link: str, prefix: str) -> str:
 def test_the_spa_confirmation_link_is_followed_through_the_api(settings, mailoutbox):
     settings.USERACCOUNTS_FRONTEND_URLS = SPA
     client = Client()
-    assert post(client, "signup", signup_body()).status_code == 201
+    assert post(client, "signup", signup_data()).status_code == 201
     link = link_in(mailoutbox[0])
     token = fragment(link, "http://testserver/spa/#/confirm/")
     assert set(links_in(mailoutbox[0])) == {link}  # the HTML body's link too
@@ -98,7 +99,7 @@ def test_an_absolute_confirmation_link_ignores_the_site_url(settings, mailoutbox
 def test_a_path_template_is_joined_to_the_request_host_without_a_site_url(settings, mailoutbox):
     settings.USERACCOUNTS_FRONTEND_URLS = SPA
     settings.USERACCOUNTS_SITE_URL = None
-    response = post(Client(), "signup", signup_body(), headers={"host": "localhost"})
+    response = post(Client(), "signup", signup_data(), headers={"host": "localhost"})
     assert response.status_code == 201, response.content
     fragment(link_in(mailoutbox[0]), "http://localhost/spa/#/confirm/")
 
@@ -115,7 +116,7 @@ def test_a_path_template_is_joined_to_the_site_url(settings, mailoutbox):
 @pytest.mark.django_db
 def test_by_default_the_links_open_the_apps_own_pages(client, mailoutbox):
     assert app_settings.FRONTEND_URLS == {}
-    assert post(client, "signup", signup_body()).status_code == 201
+    assert post(client, "signup", signup_data()).status_code == 201
     link = link_in(mailoutbox[0])
     token = token_of(link)
     assert link == "http://testserver" + reverse("useraccounts:confirm_email", args=[token])
@@ -133,7 +134,7 @@ def test_by_default_the_links_open_the_apps_own_pages(client, mailoutbox):
 @pytest.mark.django_db
 def test_only_the_links_named_go_to_the_front_end(settings, client, mailoutbox):
     settings.USERACCOUNTS_FRONTEND_URLS = {"password_reset_confirm": SPA["password_reset_confirm"]}
-    assert post(client, "signup", signup_body()).status_code == 201
+    assert post(client, "signup", signup_data()).status_code == 201
     assert "/accounts/confirm-email/" in link_in(mailoutbox[0])
 
 
