@@ -183,6 +183,11 @@ def create_account(
     return user
 
 
+def user_table() -> str:
+    """The user model's table, as a fault pattern names it."""
+    return get_user_model()._meta.db_table
+
+
 def login_name(user) -> str:
     """What a person types to log in: the username where the model has one."""
     return user.get_username()

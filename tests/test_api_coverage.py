@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory
 from django.urls import resolve, reverse
 
 from tests.api_codes import SUCCESS, Recorder, load_document, route_paths
-from tests.conftest import PASSWORD, create_account, link_in, login_name
+from tests.conftest import PASSWORD, create_account, link_in, login_name, user_table
 from tests.test_api import (
     NEW,
     app_login,
@@ -52,10 +52,6 @@ GET_OPERATIONS = [op for op in OPERATIONS if op[0] == "GET"]
 
 def op_id(value: Any) -> str:
     return " ".join(value) if isinstance(value, tuple) else str(value)
-
-
-def user_table() -> str:
-    return get_user_model()._meta.db_table
 
 
 def confirmation_token(mailoutbox, address: EmailAddress) -> str:

@@ -17,7 +17,7 @@ from django.db import OperationalError
 from django.test import Client, RequestFactory
 from django.urls import include, path, resolve
 
-from tests.conftest import PASSWORD, link_in, login_name
+from tests.conftest import PASSWORD, link_in, login_name, user_table
 from tests.test_api import (
     NEW,
     app_login,
@@ -46,10 +46,6 @@ urlpatterns = [
 def assert_unavailable(response, code: str = "repository_error") -> None:
     assert codes(response, 503) == [(code, None)]
     assert response["Retry-After"] == "30"
-
-
-def user_table() -> str:
-    return get_user_model()._meta.db_table
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from tests.conftest import PASSWORD, create_account, link_in, login_name, visible
+from tests.conftest import PASSWORD, create_account, link_in, login_name, user_table, visible
 from tests.test_story import signup_data
 from useraccounts import signals as ua_signals
 from useraccounts.audit.receivers import connect_all, disconnect_all
@@ -31,10 +31,6 @@ ACCOUNT, DELETE = reverse("useraccounts:account"), reverse("useraccounts:account
 CHANGE = reverse("useraccounts:password_change")
 NEW = "a brand new passphrase"
 LAST_LOGIN = r'SET "last_login"'
-
-
-def user_table() -> str:
-    return get_user_model()._meta.db_table
 
 
 def assert_unavailable(response, retry_after: str = "30") -> str:
